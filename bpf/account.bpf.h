@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* account.bpf.h: the accounting every hook shares: gauges per destination, holders,
+ * the TIME_WAIT hand-off, bind-held ports and failures. One place, so that sockops,
+ * tracepoints and the iterator count a socket the same way. */
+#ifndef CP_ACCOUNT_BPF_H
+#define CP_ACCOUNT_BPF_H
+
+#include "maps.bpf.h"
+#include "core_fixes.bpf.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+#define EEXIST		17
+#define EADDRNOTAVAIL	99
+
+static __always_inline void counter_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		(*v)++;		/* per-CPU slot: no other writer */
+}
+
+/* Insert a zeroed value unless present; a full map is counted, never silent. */
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *zero)
+{
+	void *val = bpf_map_lookup_elem(map, key);
+	long err;
+
+	if (val)
+		return val;
+	err = bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		counter_inc(CP_CNT_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(map, key);
+}
+
+static __always_inline void addr_v4mapped(__u8 *dst, __u32 addr_be)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &addr_be, 4);
+}
+
+/* Local and remote address of a socket, IPv4 as v4-mapped IPv6. */
+static __always_inline void sk_read_addrs(const struct sock *sk, __u8 *saddr, __u8 *daddr)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET) {
+		addr_v4mapped(saddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		addr_v4mapped(daddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	} else {
+		bpf_core_read(saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline void dest_key_from_sk(struct cp_dest_key *k, const struct sock *sk)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->netns_cookie = sk_netns_cookie(sk);
+	sk_read_addrs(sk, k->saddr, k->daddr);
+	k->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	k->proto = IPPROTO_TCP;
+}
+
+/* Was this socket's local port taken by bind() (or a listener)? The kernel marks bind
+ * buckets that connect() created with fastreuse == fastreuseport == -1; connect() skips
+ * every other bucket for all destinations (__inet_hash_connect). */
+static __always_inline bool bucket_made_by_bind(const struct inet_bind_bucket *tb)
+{
+	if (!tb)
+		return false;
+	return BPF_CORE_READ(tb, fastreuse) >= 0 || BPF_CORE_READ(tb, fastreuseport) >= 0;
+}
+
+static __always_inline __u8 bucket_of_state(int state)
+{
+	switch (state) {
+	case BPF_TCP_SYN_SENT:
+		return CP_BUCKET_SYN_SENT;
+	case BPF_TCP_ESTABLISHED:
+		return CP_BUCKET_ESTABLISHED;
+	default:
+		return CP_BUCKET_OTHER;
+	}
+}
+
+static __always_inline void bucket_add(const struct cp_dest_key *dest, __u8 bucket, __s64 delta)
+{
+	struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, dest);
+
+	if (!s)
+		return;
+	if (bucket == CP_BUCKET_SYN_SENT)
+		__sync_fetch_and_add(&s->syn_sent, delta);
+	else if (bucket == CP_BUCKET_ESTABLISHED)
+		__sync_fetch_and_add(&s->established, delta);
+	else if (bucket == CP_BUCKET_OTHER)
+		__sync_fetch_and_add(&s->other, delta);
+}
+
+static __always_inline void holder_add(struct cp_sock_state *st, __s64 delta)
+{
+	struct cp_holder_key key = {};
+	struct cp_holder_val zero = {}, *v;
+
+	key.dest = st->dest;
+	key.pid = st->pid;
+	if (delta > 0) {
+		__builtin_memcpy(zero.comm, st->comm, sizeof(zero.comm));
+		v = lookup_or_init(&holder_ports, &key, &zero);
+	} else {
+		v = bpf_map_lookup_elem(&holder_ports, &key);
+	}
+	if (!v)
+		return;
+	__sync_fetch_and_add(&v->ports, delta);
+	st->holder_counted = delta > 0;
+}
+
+static __always_inline void bind_add(struct cp_sock_state *st, __s64 delta)
+{
+	struct cp_bind_key key = {};
+	struct cp_bind_val zero = {}, *v;
+
+	key.netns_cookie = st->dest.netns_cookie;
+	__builtin_memcpy(key.addr, st->dest.saddr, sizeof(key.addr));
+	key.port = st->sport;
+	key.proto = IPPROTO_TCP;
+	if (delta > 0) {
+		zero.pid = st->pid;
+		__builtin_memcpy(zero.comm, st->comm, sizeof(zero.comm));
+		v = lookup_or_init(&bind_ports, &key, &zero);
+	} else {
+		v = bpf_map_lookup_elem(&bind_ports, &key);
+	}
+	if (v)
+		__sync_fetch_and_add(&v->sockets, delta);
+}
+
+static __always_inline void tw_key_from_state(struct cp_tw_key *k, const struct cp_sock_state *st)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->netns_cookie = st->dest.netns_cookie;
+	__builtin_memcpy(k->saddr, st->dest.saddr, sizeof(k->saddr));
+	__builtin_memcpy(k->daddr, st->dest.daddr, sizeof(k->daddr));
+	k->sport = st->sport;
+	k->dport = st->dest.dport;
+	k->proto = IPPROTO_TCP;
+}
+
+/* The socket passed its 4-tuple to a TIME_WAIT socket, which has no events of its own. */
+static __always_inline void tw_handoff(const struct cp_sock_state *st, __u32 flags)
+{
+	struct cp_tw_key key;
+	struct cp_tw_val val = {};
+
+	tw_key_from_state(&key, st);
+	val.entered_ns = bpf_ktime_get_ns();
+	val.pid = st->pid;
+	val.flags = flags;
+	__builtin_memcpy(val.comm, st->comm, sizeof(val.comm));
+	if (bpf_map_update_elem(&tw_socks, &key, &val, BPF_ANY))
+		counter_inc(CP_CNT_MAP_FULL);
+}
+
+/* The port goes back to the kernel (or on to a TIME_WAIT socket when handoff). */
+static __always_inline void release_port(struct cp_sock_state *st, bool handoff)
+{
+	if (st->released)
+		return;
+	st->released = 1;
+	if (st->role == CP_ROLE_CONNECT) {
+		if (st->bucket != CP_BUCKET_NONE)
+			bucket_add(&st->dest, st->bucket, -1);
+		st->bucket = CP_BUCKET_NONE;
+		if (st->holder_counted)
+			holder_add(st, -1);
+		if (handoff)
+			tw_handoff(st, 0);
+	} else if (st->role == CP_ROLE_BIND) {
+		bind_add(st, -1);
+		if (handoff)
+			tw_handoff(st, CP_TW_BOUND);
+	}
+}
+
+/* One state change of an accounted socket, whichever hook saw it. */
+static __always_inline void account_transition(struct cp_sock_state *st, int oldstate,
+					       int newstate, bool bindport_locked)
+{
+	__u8 bucket;
+
+	if (st->released)
+		return;
+	if (newstate == BPF_TCP_CLOSE) {
+		bool handoff = oldstate == BPF_TCP_FIN_WAIT2 || oldstate == BPF_TCP_CLOSING;
+
+		/* A port bind() took explicitly stays with the socket until it is destroyed. */
+		if (st->role == CP_ROLE_BIND && !handoff && bindport_locked)
+			return;
+		release_port(st, handoff);
+		return;
+	}
+	if (st->role != CP_ROLE_CONNECT || st->bucket == CP_BUCKET_NONE)
+		return;
+	bucket = bucket_of_state(newstate);
+	if (bucket == st->bucket)
+		return;
+	bucket_add(&st->dest, st->bucket, -1);
+	bucket_add(&st->dest, bucket, 1);
+	st->bucket = bucket;
+}
+
+/* Start counting a socket whose port connect() chose, in `state` now. */
+static __always_inline void adopt_connect(struct cp_sock_state *st, const struct sock *sk,
+					  int state, __u32 pid, bool new_port)
+{
+	struct cp_dest_stats zero = {}, *s;
+
+	dest_key_from_sk(&st->dest, sk);
+	st->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	st->pid = pid;
+	st->role = CP_ROLE_CONNECT;
+	s = lookup_or_init(&dest_stats, &st->dest, &zero);
+	if (!s)
+		return;		/* counted as map_full; the socket stays uncounted */
+	if (new_port)
+		__sync_fetch_and_add(&s->connects, 1);
+	st->bucket = bucket_of_state(state);
+	bucket_add(&st->dest, st->bucket, 1);
+	holder_add(st, 1);
+}
+
+static __always_inline void record_failure(const struct sock *sk, int err)
+{
+	struct cp_fail_key key = {};
+	struct cp_fail_val zero = {}, *v;
+	struct cp_event *ev;
+	long ret;
+
+	dest_key_from_sk(&key.dest, sk);
+	key.pid = bpf_get_current_pid_tgid() >> 32;
+	key.err = err;
+	v = bpf_map_lookup_elem(&failures, &key);
+	if (!v) {
+		bpf_get_current_comm(zero.comm, sizeof(zero.comm));
+		ret = bpf_map_update_elem(&failures, &key, &zero, BPF_NOEXIST);
+		if (ret && ret != -EEXIST) {
+			counter_inc(CP_CNT_MAP_FULL);
+			return;
+		}
+		v = bpf_map_lookup_elem(&failures, &key);
+		if (!v)
+			return;
+		/* Announce the first failure of this key only: the count lives in the map. */
+		ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+		if (ev) {
+			ev->ts_ns = bpf_ktime_get_ns();
+			ev->type = CP_EV_FAILURE;
+			ev->pid = key.pid;
+			ev->err = err;
+			ev->pad = 0;
+			ev->dest = key.dest;
+			__builtin_memcpy(ev->comm, zero.comm, sizeof(ev->comm));
+			bpf_ringbuf_submit(ev, 0);
+		} else {
+			counter_inc(CP_CNT_RINGBUF_DROPS);
+		}
+	}
+	__sync_fetch_and_add(&v->count, 1);
+	v->last_ns = bpf_ktime_get_ns();
+}
+
+#endif /* CP_ACCOUNT_BPF_H */

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* connpressure.bpf.c: the hooks. Only tracepoints, cgroup socket hooks, sockops and an
+ * iterator: all of them work on kernels without kprobes or fentry. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "account.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define SOCK_BINDPORT_LOCK 8
+
+static __always_inline struct cp_sock_state *state_of(const void *sk, bool create)
+{
+	return bpf_sk_storage_get(&sock_state, (void *)sk, 0,
+				  create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+}
+
+static __always_inline __u32 current_pid(void)
+{
+	return bpf_get_current_pid_tgid() >> 32;
+}
+
+static __always_inline bool bindport_locked(const struct sock *sk)
+{
+	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks) & SOCK_BINDPORT_LOCK;
+}
+
+/* connect() chose a local port (process context: the pid is the caller's). */
+static __always_inline void on_tcp_connect(struct bpf_sock_ops *ctx)
+{
+	struct bpf_sock *bsk = ctx->sk;
+	struct cp_sock_state *st;
+	struct cp_tw_key twk;
+	struct tcp_sock *tp;
+	const struct sock *sk;
+
+	if (!bsk)
+		return;
+	tp = bpf_skc_to_tcp_sock(bsk);
+	if (!tp)
+		return;
+	sk = (const struct sock *)tp;
+	st = state_of(bsk, true);
+	if (!st) {
+		counter_inc(CP_CNT_MAP_FULL);
+		return;
+	}
+	if (st->role != CP_ROLE_NONE)
+		return;		/* bind() took the port: already counted as bind-held */
+	if (bucket_made_by_bind(BPF_CORE_READ(tp, inet_conn.icsk_bind_hash))) {
+		/* Bound before connpressure started: bind-held, not ours to count. */
+		return;
+	}
+	bpf_get_current_comm(st->comm, sizeof(st->comm));
+	adopt_connect(st, sk, BPF_TCP_SYN_SENT, current_pid(), true);
+
+	/* A new connect() on a 4-tuple in TIME_WAIT means the kernel reused it. */
+	tw_key_from_state(&twk, st);
+	if (bpf_map_delete_elem(&tw_socks, &twk) == 0)
+		counter_inc(CP_CNT_TW_REUSED);
+
+	/* From now on every state change of this socket reaches us here, miss-free. */
+	st->via_sockops = 1;
+	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+SEC("sockops")
+int handle_sockops(struct bpf_sock_ops *ctx)
+{
+	struct bpf_sock *bsk;
+	struct cp_sock_state *st;
+
+	if (ctx->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		on_tcp_connect(ctx);
+	} else if (ctx->op == BPF_SOCK_OPS_STATE_CB) {
+		bsk = ctx->sk;
+		if (!bsk)
+			return 1;
+		st = state_of(bsk, false);
+		if (st)
+			account_transition(st, ctx->args[0], ctx->args[1], false);
+	}
+	return 1;
+}
+
+/* bind() took a port (not called for IP_BIND_ADDRESS_NO_PORT nor on failure). */
+static __always_inline int on_post_bind(struct bpf_sock *ctx, bool v6)
+{
+	struct cp_sock_state *st;
+
+	if (ctx->protocol != IPPROTO_TCP || !ctx->src_port)
+		return 1;
+	st = state_of(ctx, true);
+	if (!st) {
+		counter_inc(CP_CNT_MAP_FULL);
+		return 1;
+	}
+	if (st->role != CP_ROLE_NONE)
+		return 1;
+	st->dest.netns_cookie = bpf_get_netns_cookie(ctx);
+	if (v6) {
+		/* ctx fields must be loaded one word at a time */
+		__u32 *a = (__u32 *)st->dest.saddr;
+
+		a[0] = ctx->src_ip6[0];
+		a[1] = ctx->src_ip6[1];
+		a[2] = ctx->src_ip6[2];
+		a[3] = ctx->src_ip6[3];
+	} else {
+		addr_v4mapped(st->dest.saddr, ctx->src_ip4);
+	}
+	st->dest.proto = IPPROTO_TCP;
+	st->sport = ctx->src_port;
+	st->pid = current_pid();
+	bpf_get_current_comm(st->comm, sizeof(st->comm));
+	st->role = CP_ROLE_BIND;
+	bind_add(st, 1);
+	return 1;
+}
+
+SEC("cgroup/post_bind4")
+int handle_post_bind4(struct bpf_sock *ctx)
+{
+	return on_post_bind(ctx, false);
+}
+
+SEC("cgroup/post_bind6")
+int handle_post_bind6(struct bpf_sock *ctx)
+{
+	return on_post_bind(ctx, true);
+}
+
+/*
+ * Every TCP state change on the machine passes here, so the common case must be cheap:
+ * one sk_storage lookup. It catches what sockops cannot: connect() failing before a port
+ * was chosen, listeners that listen() auto-bound, and sockets adopted by the iterator.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	struct cp_sock_state *st;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	/* SYN_SENT -> CLOSE with no local port: inet_hash_connect() found none free.
+	 * Process context, so the pid is the caller of connect(). */
+	if (oldstate == BPF_TCP_SYN_SENT && newstate == BPF_TCP_CLOSE &&
+	    BPF_CORE_READ(sk, __sk_common.skc_num) == 0) {
+		record_failure(sk, EADDRNOTAVAIL);
+		return 0;
+	}
+	st = state_of(sk, newstate == BPF_TCP_LISTEN);
+	if (!st)
+		return 0;
+	if (newstate == BPF_TCP_LISTEN && st->role == CP_ROLE_NONE) {
+		/* listen() without bind() picked its port itself. */
+		dest_key_from_sk(&st->dest, sk);
+		__builtin_memset(st->dest.daddr, 0, sizeof(st->dest.daddr));
+		st->dest.dport = 0;
+		st->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		st->pid = current_pid();
+		bpf_get_current_comm(st->comm, sizeof(st->comm));
+		st->role = CP_ROLE_BIND;
+		bind_add(st, 1);
+		return 0;
+	}
+	if (st->via_sockops || st->role == CP_ROLE_NONE)
+		return 0;
+	account_transition(st, oldstate, newstate, bindport_locked(sk));
+	return 0;
+}
+
+/* Sockets that never change state (bound, never connected) end here. */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(handle_tcp_destroy_sock, struct sock *sk)
+{
+	struct cp_sock_state *st = state_of(sk, false);
+
+	if (st && st->role != CP_ROLE_NONE)
+		release_port(st, false);
+	return 0;
+}
+
+/*
+ * The kernel's truth, one netns per pass (the netns of the thread that created the
+ * iterator): one record per socket for user space, and sockets that existed before
+ * connpressure started are adopted so that their later changes are counted. The seq file
+ * may show a socket twice when its buffer fills, so adoption is idempotent.
+ */
+SEC("iter/tcp")
+int iter_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct seq_file *seq = ctx->meta->seq;
+	struct tcp_timewait_sock *tw;
+	struct cp_sock_state *st;
+	struct cp_iter_rec rec = {};
+	struct tcp_sock *tp;
+	int state;
+
+	if (!skc)
+		return 0;
+	state = BPF_CORE_READ(skc, skc_state);
+	if (state == BPF_TCP_NEW_SYN_RECV)
+		return 0;	/* request sockets hold the listener's port */
+	sk_read_addrs((const struct sock *)skc, rec.saddr, rec.daddr);
+	rec.sport = BPF_CORE_READ(skc, skc_num);
+	rec.dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	rec.state = state;
+
+	if (state == BPF_TCP_TIME_WAIT) {
+		tw = bpf_skc_to_tcp_timewait_sock(skc);
+		if (!tw)
+			return 0;
+		rec.flags |= CP_REC_TW;
+		if (bucket_made_by_bind(BPF_CORE_READ(tw, tw_sk.tw_tb)))
+			rec.flags |= CP_REC_BINDPORT;
+		bpf_seq_write(seq, &rec, sizeof(rec));
+		return 0;
+	}
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	if (state == BPF_TCP_LISTEN)
+		rec.flags |= CP_REC_LISTEN;
+	if (bucket_made_by_bind(BPF_CORE_READ(tp, inet_conn.icsk_bind_hash)))
+		rec.flags |= CP_REC_BINDPORT;
+	if (!(rec.flags & CP_REC_BINDPORT) && state != BPF_TCP_CLOSE) {
+		st = state_of(tp, true);
+		if (st && st->role == CP_ROLE_NONE) {
+			adopt_connect(st, (const struct sock *)tp, state, 0, false);
+			counter_inc(CP_CNT_SEEDED);
+			rec.flags |= CP_REC_ADOPTED;
+		}
+	}
+	bpf_seq_write(seq, &rec, sizeof(rec));
+	return 0;
+}

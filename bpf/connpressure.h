@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* connpressure.h: the one header shared by bpf/ and user/: map keys, values, records. */
+#ifndef CONNPRESSURE_H
+#define CONNPRESSURE_H
+
+/*
+ * Fixed-width kernel types only, no includes: the BPF side gets them from vmlinux.h,
+ * user space from <linux/types.h>. Padding is explicit and every key is zeroed before
+ * it is filled, because hash maps compare keys byte by byte.
+ */
+
+#define CP_COMM_LEN 16
+#define CP_TW_SECONDS 60	/* TCP_TIMEWAIT_LEN: fixed in the kernel */
+
+/* Default map sizes; each can be changed with --max-* on the command line. */
+#define CP_DEF_MAX_DESTS	16384
+#define CP_DEF_MAX_HOLDERS	16384
+#define CP_DEF_MAX_TW		262144
+#define CP_DEF_MAX_BINDS	16384
+#define CP_DEF_MAX_FAILURES	4096
+#define CP_RINGBUF_BYTES	(64 * 1024)
+
+/* Where a socket's local port came from (enum cp_role in struct cp_sock_state). */
+enum cp_role {
+	CP_ROLE_NONE = 0,
+	CP_ROLE_CONNECT = 1,	/* chosen by connect(): counts against its destination */
+	CP_ROLE_BIND = 2,	/* held by bind(): lowers every destination's capacity */
+};
+
+/* The state buckets a destination's ports are counted in. */
+enum cp_bucket {
+	CP_BUCKET_NONE = 0,
+	CP_BUCKET_SYN_SENT = 1,
+	CP_BUCKET_ESTABLISHED = 2,
+	CP_BUCKET_OTHER = 3,	/* FIN_WAIT1/2, CLOSE_WAIT, LAST_ACK, CLOSING */
+};
+
+/* Indexes of the per-CPU `counters` array: what the kernel side could not record. */
+enum cp_counter {
+	CP_CNT_MAP_FULL = 0,	/* an insert refused because a map was full */
+	CP_CNT_RINGBUF_DROPS,	/* an event the ring buffer had no room for */
+	CP_CNT_SEEDED,		/* sockets adopted by the iterator (start-up and corrections) */
+	CP_CNT_TW_REUSED,	/* TIME_WAIT entries released by a new connect() on their 4-tuple */
+	CP_CNT_MAX,
+};
+
+/* A TCP destination: (netns, saddr, daddr, dport). Addresses are IPv6, IPv4 as v4-mapped. */
+struct cp_dest_key {
+	__u64 netns_cookie;
+	__u8  saddr[16];
+	__u8  daddr[16];
+	__u16 dport;		/* host order */
+	__u8  proto;		/* IPPROTO_TCP */
+	__u8  pad[5];
+};
+
+/* Gauges per destination (ports held now, by state) and a running total of ports taken. */
+struct cp_dest_stats {
+	__s64 syn_sent;
+	__s64 established;
+	__s64 other;
+	__u64 connects;		/* ports handed out by connect() since the tool started */
+};
+
+/* Ports of one destination held by one process (TIME_WAIT ones are in tw_socks). */
+struct cp_holder_key {
+	struct cp_dest_key dest;
+	__u32 pid;		/* tgid of the process that called connect(); 0 when unknown */
+	__u32 pad;
+};
+
+struct cp_holder_val {
+	__s64 ports;
+	char  comm[CP_COMM_LEN];
+};
+
+/* A TIME_WAIT (or FIN_WAIT2-substate) socket of the model, keyed by its 4-tuple. */
+struct cp_tw_key {
+	__u64 netns_cookie;
+	__u8  saddr[16];
+	__u8  daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u8  proto;
+	__u8  pad[3];
+};
+
+#define CP_TW_BOUND	(1u << 0)	/* its port was held by bind(): counts against capacity */
+#define CP_TW_SEEDED	(1u << 1)	/* found by the iterator, not seen entering TIME_WAIT */
+
+struct cp_tw_val {
+	__u64 entered_ns;	/* CLOCK_MONOTONIC (bpf_ktime_get_ns) of the hand-off */
+	__u32 pid;
+	__u32 flags;		/* CP_TW_* */
+	char  comm[CP_COMM_LEN];
+};
+
+/* Ports held by bind() per (netns, local address, port): sockets holding it. */
+struct cp_bind_key {
+	__u64 netns_cookie;
+	__u8  addr[16];
+	__u16 port;
+	__u8  proto;
+	__u8  pad[5];
+};
+
+struct cp_bind_val {
+	__s64 sockets;
+	__u32 pid;
+	__u32 pad;
+	char  comm[CP_COMM_LEN];
+};
+
+/* connect() failures, per destination, process and error. */
+struct cp_fail_key {
+	struct cp_dest_key dest;
+	__u32 pid;
+	__s32 err;		/* positive errno: EADDRNOTAVAIL */
+};
+
+struct cp_fail_val {
+	__u64 count;
+	__u64 last_ns;
+	char  comm[CP_COMM_LEN];
+};
+
+/* sk_storage of every socket the tool accounts for. */
+struct cp_sock_state {
+	struct cp_dest_key dest;	/* CONNECT: its destination; BIND: netns_cookie + saddr */
+	__u32 pid;
+	__u16 sport;
+	__u8  role;		/* enum cp_role */
+	__u8  bucket;		/* enum cp_bucket currently counted in dest_stats */
+	__u8  via_sockops;	/* transitions arrive through BPF_SOCK_OPS_STATE_CB */
+	__u8  released;		/* the port was given back: nothing more to count */
+	__u8  holder_counted;	/* holds one unit in holder_ports */
+	__u8  pad[5];
+	char  comm[CP_COMM_LEN];
+};
+
+/* Ring buffer events: rare by construction (one per new failing (destination, pid, error)). */
+enum cp_event_type {
+	CP_EV_FAILURE = 1,
+};
+
+struct cp_event {
+	__u64 ts_ns;
+	__u32 type;		/* enum cp_event_type */
+	__u32 pid;
+	__s32 err;
+	__u32 pad;
+	struct cp_dest_key dest;
+	char  comm[CP_COMM_LEN];
+};
+
+/* One record per socket written by the iter/tcp program (the kernel's truth). */
+#define CP_REC_LISTEN	(1u << 0)	/* a listener */
+#define CP_REC_TW	(1u << 1)	/* an inet_timewait_sock (TIME_WAIT or FIN_WAIT2 substate) */
+#define CP_REC_BINDPORT	(1u << 2)	/* its port's bind bucket was made by bind() (or a listener) */
+#define CP_REC_ADOPTED	(1u << 3)	/* the iterator started tracking it in this pass */
+
+struct cp_iter_rec {
+	__u8  saddr[16];
+	__u8  daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u8  state;		/* TCP_* as in the kernel; TIME_WAIT for timewait sockets */
+	__u8  flags;		/* CP_REC_* */
+	__u8  pad[2];
+};
+
+#ifdef __cplusplus
+#define CP_STATIC_ASSERT static_assert
+#else
+#define CP_STATIC_ASSERT _Static_assert
+#endif
+CP_STATIC_ASSERT(sizeof(struct cp_dest_key) == 48, "bpf/user ABI: cp_dest_key");
+CP_STATIC_ASSERT(sizeof(struct cp_dest_stats) == 32, "bpf/user ABI: cp_dest_stats");
+CP_STATIC_ASSERT(sizeof(struct cp_holder_key) == 56, "bpf/user ABI: cp_holder_key");
+CP_STATIC_ASSERT(sizeof(struct cp_holder_val) == 24, "bpf/user ABI: cp_holder_val");
+CP_STATIC_ASSERT(sizeof(struct cp_tw_key) == 48, "bpf/user ABI: cp_tw_key");
+CP_STATIC_ASSERT(sizeof(struct cp_tw_val) == 32, "bpf/user ABI: cp_tw_val");
+CP_STATIC_ASSERT(sizeof(struct cp_bind_key) == 32, "bpf/user ABI: cp_bind_key");
+CP_STATIC_ASSERT(sizeof(struct cp_bind_val) == 32, "bpf/user ABI: cp_bind_val");
+CP_STATIC_ASSERT(sizeof(struct cp_fail_key) == 56, "bpf/user ABI: cp_fail_key");
+CP_STATIC_ASSERT(sizeof(struct cp_fail_val) == 32, "bpf/user ABI: cp_fail_val");
+CP_STATIC_ASSERT(sizeof(struct cp_sock_state) == 80, "bpf/user ABI: cp_sock_state");
+CP_STATIC_ASSERT(sizeof(struct cp_event) == 88, "bpf/user ABI: cp_event");
+CP_STATIC_ASSERT(sizeof(struct cp_iter_rec) == 40, "bpf/user ABI: cp_iter_rec");
+
+#endif /* CONNPRESSURE_H */

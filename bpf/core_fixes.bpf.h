@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* core_fixes.bpf.h: CO-RE shims for kernel fields that changed type across versions. */
+#ifndef CP_CORE_FIXES_BPF_H
+#define CP_CORE_FIXES_BPF_H
+
+#include <bpf/bpf_core_read.h>
+
+/* struct net gained its cookie in Linux 5.7 as `atomic64_t net_cookie`; later kernels
+ * (this project's 6.x among them) hold a plain `u64 net_cookie`. Read whichever exists. */
+struct net___atomic_cookie {
+	atomic64_t net_cookie;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 sk_netns_cookie(const struct sock *sk)
+{
+	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	struct net___atomic_cookie *old = (void *)net;
+
+	if (bpf_core_field_exists(old->net_cookie.counter))
+		return BPF_CORE_READ(old, net_cookie.counter);
+	return BPF_CORE_READ(net, net_cookie);
+}
+
+#endif /* CP_CORE_FIXES_BPF_H */

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* maps.bpf.h: every map of connpressure.bpf.c; sizes are set at run time by user/loader.c. */
+#ifndef CP_MAPS_BPF_H
+#define CP_MAPS_BPF_H
+
+#include "connpressure.h"
+
+/* Per-socket bookkeeping, freed by the kernel with the socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct cp_sock_state);
+} sock_state SEC(".maps");
+
+/* Gauges per TCP destination: ports held by connect(), by state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CP_DEF_MAX_DESTS);
+	__type(key, struct cp_dest_key);
+	__type(value, struct cp_dest_stats);
+} dest_stats SEC(".maps");
+
+/* Ports per (destination, process), to name the top holder. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CP_DEF_MAX_HOLDERS);
+	__type(key, struct cp_holder_key);
+	__type(value, struct cp_holder_val);
+} holder_ports SEC(".maps");
+
+/* The TIME_WAIT model: inserted at hand-off, deleted on reuse here, on expiry by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CP_DEF_MAX_TW);
+	__type(key, struct cp_tw_key);
+	__type(value, struct cp_tw_val);
+} tw_socks SEC(".maps");
+
+/* Ports held by bind(), per (netns, local address, port). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CP_DEF_MAX_BINDS);
+	__type(key, struct cp_bind_key);
+	__type(value, struct cp_bind_val);
+} bind_ports SEC(".maps");
+
+/* connect() failures per (destination, pid, errno): lossless counts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CP_DEF_MAX_FAILURES);
+	__type(key, struct cp_fail_key);
+	__type(value, struct cp_fail_val);
+} failures SEC(".maps");
+
+/* Rare events only: one per new failing (destination, pid, error), so a storm cannot flood it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CP_RINGBUF_BYTES);
+} events SEC(".maps");
+
+/* What the kernel side could not record (enum cp_counter). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CP_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+#endif /* CP_MAPS_BPF_H */

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cli.c: command line parsing and the help text. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "connpressure.h"
+#include "cli.h"
+#include "log.h"
+
+#define CP_VERSION "0.1.0"
+
+static const char usage[] =
+"Usage: connpressure [OPTIONS]\n"
+"Show how close each network namespace is to running out of ephemeral ports,\n"
+"per TCP destination, and which processes failed to get one.\n"
+"\n"
+"  -o, --output FORMAT     table (default) or json (one document per line)\n"
+"      --once              print one snapshot and exit\n"
+"  -i, --interval SECONDS  time between snapshots (default 1; fractions allowed)\n"
+"  -n, --netns SPEC        all (default), a path (/proc/PID/ns/net, /run/netns/X),\n"
+"                          a pid, or a name under /run/netns\n"
+"      --correct-every SECONDS\n"
+"                          check the TIME_WAIT model against the kernel (default 10)\n"
+"      --btf PATH          kernel BTF to use (default /sys/kernel/btf/vmlinux)\n"
+"      --max-dests N       destinations tracked in the kernel (default 16384)\n"
+"      --max-holders N     (destination, process) pairs tracked (default 16384)\n"
+"      --max-tw N          TIME_WAIT sockets modelled (default 262144)\n"
+"      --max-binds N       (address, port) pairs held by bind() (default 16384)\n"
+"      --max-failures N    (destination, process, error) failure rows (default 4096)\n"
+"  -v, --verbose           more diagnostics on stderr (twice: libbpf debug)\n"
+"  -h, --help              this text\n"
+"  -V, --version           print the version\n"
+"\n"
+"Needs CAP_SYS_ADMIN and CAP_SYS_PTRACE (run as root). See README.md for the fields.\n";
+
+enum {
+	OPT_ONCE = 256, OPT_CORRECT, OPT_BTF, OPT_MAX_DESTS, OPT_MAX_HOLDERS,
+	OPT_MAX_TW, OPT_MAX_BINDS, OPT_MAX_FAILURES,
+};
+
+static const struct option long_opts[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "netns", required_argument, NULL, 'n' },
+	{ "correct-every", required_argument, NULL, OPT_CORRECT },
+	{ "btf", required_argument, NULL, OPT_BTF },
+	{ "max-dests", required_argument, NULL, OPT_MAX_DESTS },
+	{ "max-holders", required_argument, NULL, OPT_MAX_HOLDERS },
+	{ "max-tw", required_argument, NULL, OPT_MAX_TW },
+	{ "max-binds", required_argument, NULL, OPT_MAX_BINDS },
+	{ "max-failures", required_argument, NULL, OPT_MAX_FAILURES },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{},
+};
+
+static int parse_seconds(const char *opt, const char *s, double min, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < min || v > 86400) {
+		log_err("%s: '%s' is not a number of seconds between %g and 86400", opt, s, min);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_count(const char *opt, const char *s, __u32 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < 1 || v > (1ULL << 26)) {
+		log_err("%s: '%s' is not a whole number from 1 to %llu", opt, s, 1ULL << 26);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli__parse(int argc, char **argv, struct cp_config *cfg)
+{
+	int opt, err = 0;
+
+	*cfg = (struct cp_config){
+		.output = CP_OUT_TABLE,
+		.interval = 1.0,
+		.correct_every = 10.0,
+		.netns = "all",
+		.max_dests = CP_DEF_MAX_DESTS,
+		.max_holders = CP_DEF_MAX_HOLDERS,
+		.max_tw = CP_DEF_MAX_TW,
+		.max_binds = CP_DEF_MAX_BINDS,
+		.max_failures = CP_DEF_MAX_FAILURES,
+	};
+	opterr = 0;
+	optind = 1;
+	while (!err && (opt = getopt_long(argc, argv, ":o:i:n:vhV", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'o':
+			if (!strcmp(optarg, "table")) {
+				cfg->output = CP_OUT_TABLE;
+			} else if (!strcmp(optarg, "json")) {
+				cfg->output = CP_OUT_JSON;
+			} else {
+				log_err("--output: unknown format '%s' (use table or json)", optarg);
+				err = -EINVAL;
+			}
+			break;
+		case OPT_ONCE:
+			cfg->once = true;
+			break;
+		case 'i':
+			err = parse_seconds("--interval", optarg, 0.05, &cfg->interval);
+			break;
+		case 'n':
+			if (!*optarg) {
+				log_err("--netns: empty value");
+				err = -EINVAL;
+			}
+			cfg->netns = optarg;
+			break;
+		case OPT_CORRECT:
+			err = parse_seconds("--correct-every", optarg, 1, &cfg->correct_every);
+			break;
+		case OPT_BTF:
+			cfg->btf_path = optarg;
+			break;
+		case OPT_MAX_DESTS:
+			err = parse_count("--max-dests", optarg, &cfg->max_dests);
+			break;
+		case OPT_MAX_HOLDERS:
+			err = parse_count("--max-holders", optarg, &cfg->max_holders);
+			break;
+		case OPT_MAX_TW:
+			err = parse_count("--max-tw", optarg, &cfg->max_tw);
+			break;
+		case OPT_MAX_BINDS:
+			err = parse_count("--max-binds", optarg, &cfg->max_binds);
+			break;
+		case OPT_MAX_FAILURES:
+			err = parse_count("--max-failures", optarg, &cfg->max_failures);
+			break;
+		case 'v':
+			cfg->verbose++;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		case 'V':
+			printf("connpressure %s\n", CP_VERSION);
+			return 1;
+		case ':':
+			log_err("option '%s' needs a value (see --help)", argv[optind - 1]);
+			err = -EINVAL;
+			break;
+		default:
+			log_err("unknown option '%s' (see --help)", argv[optind - 1]);
+			err = -EINVAL;
+			break;
+		}
+	}
+	if (!err && optind < argc) {
+		log_err("unexpected argument '%s' (see --help)", argv[optind]);
+		err = -EINVAL;
+	}
+	return err;
+}

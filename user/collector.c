@@ -1,0 +1,892 @@
+// SPDX-License-Identifier: GPL-2.0
+/* collector.c: one pass per interval:
+ *   1. find the namespaces; from a dedicated thread, setns() into each to read its limits
+ *      and, every --correct-every seconds, the kernel's truth (iter/tcp, INET_DIAG);
+ *   2. read the kernel's maps; expire the TIME_WAIT model (60 s) and correct it from truth;
+ *   3. fill the snapshot: usage against capacity per destination, failures, losses. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "connpressure.skel.h"
+#include "collector.h"
+#include "log.h"
+#include "maps.h"
+#include "truth.h"
+
+#define NSEC 1000000000ULL
+
+/* What the collector remembers of a namespace between passes. */
+struct ns_state {
+	__u64 cookie;
+	struct cp_port_set truth_bind;	/* bind-held ports in the last truth pass */
+	__u64 corr_last, corr_total;
+	bool seen;
+};
+
+/* One namespace's share of this pass, filled by the netns thread. */
+struct ns_work {
+	const struct cp_netns_ref *ref;
+	__u64 cookie;
+	int err;			/* entering it or reading its cookie failed */
+	struct cp_limits limits;
+	int limits_err;
+	bool truth_taken;
+	__u64 truth_ns;			/* CLOCK_MONOTONIC when the truth pass began */
+	struct cp_truth truth;
+};
+
+/* A sorted (key, value) table for the previous pass's running totals. */
+struct totals {
+	void *keys;
+	__u64 *vals;
+	size_t n, key_size;
+};
+
+struct collector {
+	struct collector_opts o;
+	bool seeded;
+	__u64 last_truth_ns, last_pass_ns;
+	struct ns_state *ns;
+	size_t n_ns, cap_ns;
+	struct totals prev_connects;	/* cp_dest_key -> connects */
+	struct totals prev_fails;	/* cp_fail_key -> count */
+	__u64 events;
+};
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * NSEC + ts.tv_nsec;
+}
+
+static double real_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct collector *collector__new(const struct collector_opts *opts)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->o = *opts;
+	c->prev_connects.key_size = sizeof(struct cp_dest_key);
+	c->prev_fails.key_size = sizeof(struct cp_fail_key);
+	return c;
+}
+
+static void totals_free(struct totals *t)
+{
+	free(t->keys);
+	free(t->vals);
+	t->keys = NULL;
+	t->vals = NULL;
+	t->n = 0;
+}
+
+void collector__free(struct collector *c)
+{
+	if (!c)
+		return;
+	totals_free(&c->prev_connects);
+	totals_free(&c->prev_fails);
+	free(c->ns);
+	free(c);
+}
+
+int collector__on_event(void *ctx, void *data, size_t size)
+{
+	struct collector *c = ctx;
+
+	if (size >= sizeof(struct cp_event))
+		c->events++;	/* counts live in the failures map; the event only announces */
+	return 0;
+}
+
+/* ---- the netns thread ---------------------------------------------------------------- */
+
+struct ns_pass {
+	struct ns_work *work;
+	size_t n;
+	bool take_truth;
+	const struct loader *loader;
+};
+
+static void read_one_netns(struct ns_work *w, const struct ns_pass *p)
+{
+	int fd;
+
+	w->err = netns__enter(w->ref);
+	if (!w->err)
+		w->err = netns__cookie(&w->cookie);
+	if (w->err)
+		return;
+	/* /proc/sys/net follows the calling thread's netns. */
+	w->limits_err = limits__read("/proc/sys", &w->limits);
+	if (!p->take_truth)
+		return;
+	w->truth_ns = mono_ns();
+	fd = loader__iter_fd(p->loader);
+	if (fd < 0 || truth__read_iter(fd, &w->truth)) {
+		log_debug("iter/tcp in netns %s failed", w->ref->path);
+		return;
+	}
+	if (truth__read_bound_inactive(&w->truth))
+		log_debug("INET_DIAG bound-inactive dump in netns %s failed", w->ref->path);
+	w->truth_taken = true;
+}
+
+static void *netns_thread(void *arg)
+{
+	struct ns_pass *p = arg;
+
+	for (size_t i = 0; i < p->n; i++)
+		read_one_netns(&p->work[i], p);
+	return NULL;	/* the thread ends here, and its namespace with it */
+}
+
+/* setns() changes only the calling thread: do it in a thread of its own. */
+static int read_namespaces(struct ns_pass *p)
+{
+	pthread_t t;
+	int err = pthread_create(&t, NULL, netns_thread, p);
+
+	if (err)
+		return -err;
+	pthread_join(t, NULL);
+	return 0;
+}
+
+/* ---- helpers over sorted tables --------------------------------------------------------- */
+
+static size_t key_size_cmp;
+static int cmp_key(const void *a, const void *b)
+{
+	return memcmp(a, b, key_size_cmp);
+}
+
+static __u64 totals_get(const struct totals *t, const void *key, bool *found)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int r = memcmp((char *)t->keys + mid * t->key_size, key, t->key_size);
+
+		if (!r) {
+			*found = true;
+			return t->vals[mid];
+		}
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return 0;
+}
+
+/* Replace t with (key, value) pairs taken from a dump, sorted by key. */
+static int totals_set(struct totals *t, const struct map_dump *d, size_t val_off)
+{
+	struct { char key[64]; __u64 val; } *pairs;
+	size_t i;
+
+	totals_free(t);
+	if (!d->n)
+		return 0;
+	pairs = malloc(d->n * sizeof(*pairs));
+	t->keys = malloc(d->n * t->key_size);
+	t->vals = malloc(d->n * sizeof(__u64));
+	if (!pairs || !t->keys || !t->vals) {
+		free(pairs);
+		totals_free(t);
+		return -ENOMEM;
+	}
+	for (i = 0; i < d->n; i++) {
+		memset(pairs[i].key, 0, sizeof(pairs[i].key));
+		memcpy(pairs[i].key, map_dump__key(d, i), t->key_size);
+		memcpy(&pairs[i].val, (char *)map_dump__val(d, i) + val_off, sizeof(__u64));
+	}
+	key_size_cmp = t->key_size;
+	qsort(pairs, d->n, sizeof(*pairs), cmp_key);
+	for (i = 0; i < d->n; i++) {
+		memcpy((char *)t->keys + i * t->key_size, pairs[i].key, t->key_size);
+		t->vals[i] = pairs[i].val;
+	}
+	t->n = d->n;
+	free(pairs);
+	return 0;
+}
+
+static struct ns_state *ns_state_get(struct collector *c, __u64 cookie)
+{
+	for (size_t i = 0; i < c->n_ns; i++)
+		if (c->ns[i].cookie == cookie)
+			return &c->ns[i];
+	if (c->n_ns == c->cap_ns) {
+		size_t cap = c->cap_ns ? c->cap_ns * 2 : 8;
+		void *v = realloc(c->ns, cap * sizeof(*c->ns));
+
+		if (!v)
+			return NULL;
+		c->ns = v;
+		c->cap_ns = cap;
+	}
+	memset(&c->ns[c->n_ns], 0, sizeof(c->ns[0]));
+	c->ns[c->n_ns].cookie = cookie;
+	return &c->ns[c->n_ns++];
+}
+
+/* Namespaces gone since the last pass are forgotten. */
+static void ns_state_prune(struct collector *c)
+{
+	size_t i = 0;
+
+	while (i < c->n_ns) {
+		if (!c->ns[i].seen) {
+			c->ns[i] = c->ns[--c->n_ns];
+			continue;
+		}
+		c->ns[i].seen = false;
+		i++;
+	}
+}
+
+/* ---- the TIME_WAIT model ---------------------------------------------------------------- */
+
+static bool tw_removed(const struct cp_tw_val *v)
+{
+	return v->entered_ns == 0;	/* marked by expire/correct below */
+}
+
+/* Expire model entries after TCP_TIMEWAIT_LEN; the kernel deletes reused ones itself. */
+static void tw_expire(int fd, struct map_dump *tw, __u64 now)
+{
+	struct cp_tw_key *dead = malloc(tw->n * sizeof(*dead) + 1);
+	size_t n = 0;
+
+	if (!dead)
+		return;
+	for (size_t i = 0; i < tw->n; i++) {
+		struct cp_tw_val *v = map_dump__val(tw, i);
+
+		if (now - v->entered_ns >= CP_TW_SECONDS * NSEC && v->entered_ns < now) {
+			dead[n++] = *(struct cp_tw_key *)map_dump__key(tw, i);
+			v->entered_ns = 0;
+		}
+	}
+	map_delete_keys(fd, dead, sizeof(*dead), n);
+	free(dead);
+}
+
+static void tw_key_from_rec(struct cp_tw_key *k, __u64 cookie, const struct cp_iter_rec *r)
+{
+	memset(k, 0, sizeof(*k));
+	k->netns_cookie = cookie;
+	memcpy(k->saddr, r->saddr, 16);
+	memcpy(k->daddr, r->daddr, 16);
+	k->sport = r->sport;
+	k->dport = r->dport;
+	k->proto = 6;
+}
+
+/*
+ * Bring the model of one netns in line with the kernel's TIME_WAIT sockets: entries the
+ * kernel no longer has are deleted, TIME_WAIT sockets the model missed are inserted
+ * (their age unknown: they expire 60 s from now at the latest, or at the next correction).
+ * Only connect()-chosen TIME_WAIT sockets are modelled; bind-held ones (a server's, for
+ * instance) count through the truth's bind-held port set. Entries newer than the truth
+ * pass are left alone. Returns entries added plus removed.
+ */
+static __u64 tw_correct(int fd, struct map_dump *tw, const struct ns_work *w,
+			struct map_dump *added)
+{
+	struct cp_tw_key *truth, key;
+	struct cp_tw_val val = {};
+	size_t nt = 0, i;
+	__u64 changes = 0;
+	bool *matched;
+
+	truth = malloc((w->truth.n + 1) * sizeof(*truth));
+	matched = calloc(w->truth.n + 1, sizeof(*matched));
+	if (!truth || !matched)
+		goto out;
+	for (i = 0; i < w->truth.n; i++) {
+		const struct cp_iter_rec *r = &w->truth.recs[i];
+
+		if ((r->flags & CP_REC_TW) && !(r->flags & CP_REC_BINDPORT))
+			tw_key_from_rec(&truth[nt++], w->cookie, r);
+	}
+	key_size_cmp = sizeof(*truth);
+	qsort(truth, nt, sizeof(*truth), cmp_key);
+
+	for (i = 0; i < tw->n; i++) {
+		struct cp_tw_key *k = map_dump__key(tw, i);
+		struct cp_tw_val *v = map_dump__val(tw, i);
+		struct cp_tw_key *hit;
+
+		if (k->netns_cookie != w->cookie || tw_removed(v) || v->entered_ns >= w->truth_ns)
+			continue;
+		hit = bsearch(k, truth, nt, sizeof(*truth), cmp_key);
+		if (hit && !(v->flags & CP_TW_BOUND)) {
+			matched[hit - truth] = true;
+			continue;
+		}
+		if (bpf_map_delete_elem(fd, k) == 0)
+			changes++;
+		v->entered_ns = 0;
+	}
+	/* Sockets the model missed: also any entry newer than the pass may match them. */
+	for (i = 0; i < tw->n; i++) {
+		struct cp_tw_key *k = map_dump__key(tw, i);
+		struct cp_tw_key *hit;
+
+		if (k->netns_cookie != w->cookie || tw_removed(map_dump__val(tw, i)))
+			continue;
+		hit = bsearch(k, truth, nt, sizeof(*truth), cmp_key);
+		if (hit)
+			matched[hit - truth] = true;
+	}
+	val.entered_ns = mono_ns();
+	val.flags = CP_TW_SEEDED;
+	for (i = 0; i < nt; i++) {
+		if (matched[i])
+			continue;
+		key = truth[i];
+		if (bpf_map_update_elem(fd, &key, &val, BPF_NOEXIST))
+			continue;
+		changes++;
+		/* Count it in this pass too. */
+		if (added->n < added->cap) {
+			memcpy(map_dump__key(added, added->n), &key, sizeof(key));
+			memcpy(map_dump__val(added, added->n), &val, sizeof(val));
+			added->n++;
+		}
+	}
+out:
+	free(truth);
+	free(matched);
+	return changes;
+}
+
+/* ---- building the snapshot --------------------------------------------------------------- */
+
+/* Units of ports per (destination, pid): live sockets from holder_ports plus TIME_WAIT. */
+struct holder_row {
+	struct cp_dest_key dest;
+	__u32 pid;
+	__u32 pad;
+	__u64 ports;
+	char comm[CP_COMM_LEN];
+};
+
+static int cmp_holder(const void *a, const void *b)
+{
+	const struct holder_row *x = a, *y = b;
+	int r = memcmp(&x->dest, &y->dest, sizeof(x->dest));
+
+	if (r)
+		return r;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+struct pass_data {
+	struct map_dump dests, holders, tw, tw_added, binds, fails;
+	struct holder_row *hold;	/* merged and sorted by (dest, pid) */
+	size_t n_hold;
+};
+
+static void dest_key_from_tw(struct cp_dest_key *d, const struct cp_tw_key *k)
+{
+	memset(d, 0, sizeof(*d));
+	d->netns_cookie = k->netns_cookie;
+	memcpy(d->saddr, k->saddr, 16);
+	memcpy(d->daddr, k->daddr, 16);
+	d->dport = k->dport;
+	d->proto = k->proto;
+}
+
+static void each_tw(const struct pass_data *pd, void (*fn)(void *, const struct cp_tw_key *,
+							   const struct cp_tw_val *), void *arg)
+{
+	for (size_t i = 0; i < pd->tw.n; i++)
+		if (!tw_removed(map_dump__val(&pd->tw, i)))
+			fn(arg, map_dump__key(&pd->tw, i), map_dump__val(&pd->tw, i));
+	for (size_t i = 0; i < pd->tw_added.n; i++)
+		fn(arg, map_dump__key(&pd->tw_added, i), map_dump__val(&pd->tw_added, i));
+}
+
+struct hold_build {
+	struct holder_row *rows;
+	size_t n;
+};
+
+static void add_tw_holder(void *arg, const struct cp_tw_key *k, const struct cp_tw_val *v)
+{
+	struct hold_build *b = arg;
+	struct holder_row *r;
+
+	if (v->flags & CP_TW_BOUND)
+		return;
+	r = &b->rows[b->n++];
+	memset(r, 0, sizeof(*r));
+	dest_key_from_tw(&r->dest, k);
+	r->pid = v->pid;
+	r->ports = 1;
+	memcpy(r->comm, v->comm, sizeof(r->comm));
+}
+
+static int build_holders(struct pass_data *pd)
+{
+	struct hold_build b;
+	size_t i, out = 0;
+
+	b.rows = malloc((pd->holders.n + pd->tw.n + pd->tw_added.n + 1) * sizeof(*b.rows));
+	if (!b.rows)
+		return -ENOMEM;
+	b.n = 0;
+	for (i = 0; i < pd->holders.n; i++) {
+		const struct cp_holder_key *k = map_dump__key(&pd->holders, i);
+		const struct cp_holder_val *v = map_dump__val(&pd->holders, i);
+		struct holder_row *r = &b.rows[b.n];
+
+		if (v->ports <= 0)
+			continue;
+		memset(r, 0, sizeof(*r));
+		r->dest = k->dest;
+		r->pid = k->pid;
+		r->ports = v->ports;
+		memcpy(r->comm, v->comm, sizeof(r->comm));
+		b.n++;
+	}
+	each_tw(pd, add_tw_holder, &b);
+	qsort(b.rows, b.n, sizeof(*b.rows), cmp_holder);
+	/* Merge equal (dest, pid) rows, summing ports. */
+	for (i = 0; i < b.n; i++) {
+		if (out && !cmp_holder(&b.rows[out - 1], &b.rows[i])) {
+			b.rows[out - 1].ports += b.rows[i].ports;
+			if (!b.rows[out - 1].comm[0])
+				memcpy(b.rows[out - 1].comm, b.rows[i].comm, CP_COMM_LEN);
+			continue;
+		}
+		b.rows[out++] = b.rows[i];
+	}
+	pd->hold = b.rows;
+	pd->n_hold = out;
+	return 0;
+}
+
+/* The destination's largest holder with a known pid. */
+static void top_holder(const struct pass_data *pd, struct cp_dest_row *row)
+{
+	struct holder_row probe = { .dest = row->key };
+	size_t lo = 0, hi = pd->n_hold;
+
+	while (lo < hi) {	/* first row of this destination */
+		size_t mid = (lo + hi) / 2;
+
+		if (cmp_holder(&pd->hold[mid], &probe) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < pd->n_hold && !memcmp(&pd->hold[lo].dest, &row->key, sizeof(row->key)); lo++) {
+		const struct holder_row *h = &pd->hold[lo];
+
+		if (h->pid && h->ports > row->top_count) {
+			row->top_pid = h->pid;
+			row->top_count = h->ports;
+			memcpy(row->top_comm, h->comm, CP_COMM_LEN);
+		}
+	}
+}
+
+/* TIME_WAIT model entries per destination: one pass over a sorted copy of keys. */
+static int cmp_dest(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct cp_dest_key));
+}
+
+struct tw_dests {
+	struct cp_dest_key *keys;
+	size_t n;
+};
+
+static void add_tw_dest(void *arg, const struct cp_tw_key *k, const struct cp_tw_val *v)
+{
+	struct tw_dests *t = arg;
+
+	if (!(v->flags & CP_TW_BOUND))
+		dest_key_from_tw(&t->keys[t->n++], k);
+}
+
+static __u64 count_sorted(const struct tw_dests *t, const struct cp_dest_key *key)
+{
+	size_t lo = 0, hi = t->n, first;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (cmp_dest(&t->keys[mid], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	first = lo;
+	while (lo < t->n && !cmp_dest(&t->keys[lo], key))
+		lo++;
+	return lo - first;
+}
+
+struct bound_tw {
+	__u64 cookie;
+	struct cp_port_set *set;
+};
+
+static void add_bound_tw(void *arg, const struct cp_tw_key *k, const struct cp_tw_val *v)
+{
+	struct bound_tw *b = arg;
+
+	if ((v->flags & CP_TW_BOUND) && k->netns_cookie == b->cookie)
+		port_set_add(b->set, k->sport);
+}
+
+static int fill_netns(struct collector *c, struct pass_data *pd, const struct tw_dests *twd,
+		      const struct ns_work *w, struct ns_state *st, struct cp_netns_snap *ns,
+		      double elapsed)
+{
+	struct cp_port_set *held = malloc(sizeof(*held));
+	struct bound_tw btw = { .cookie = w->cookie, .set = held };
+	size_t i;
+
+	if (!held)
+		return -ENOMEM;
+	ns->cookie = w->cookie;
+	ns->inum = w->ref->inum;
+	ns->pid = w->ref->pid;
+	snprintf(ns->name, sizeof(ns->name), "%s", w->ref->name);
+	ns->limits = w->limits;
+	ns->limits_ok = !w->limits_err;
+	ns->tw_correction_last = st->corr_last;
+	ns->tw_correction_total = st->corr_total;
+
+	/* Ports held by bind(): live from the kernel, plus the truth's (listeners seen by the
+	 * iterator, accepted and bind-then-connect sockets, bound-only sockets). */
+	*held = st->truth_bind;
+	for (i = 0; i < pd->binds.n; i++) {
+		const struct cp_bind_key *k = map_dump__key(&pd->binds, i);
+		const struct cp_bind_val *v = map_dump__val(&pd->binds, i);
+
+		if (k->netns_cookie == w->cookie && v->sockets > 0)
+			port_set_add(held, k->port);
+	}
+	each_tw(pd, add_bound_tw, &btw);
+	ns->capacity = ns->limits_ok ? model_capacity(&ns->limits, held, &ns->bind_held_in_range) : 0;
+	free(held);
+
+	ns->dests = calloc(pd->dests.n + 1, sizeof(*ns->dests));
+	if (!ns->dests)
+		return -ENOMEM;
+	for (i = 0; i < pd->dests.n; i++) {
+		const struct cp_dest_key *k = map_dump__key(&pd->dests, i);
+		const struct cp_dest_stats *v = map_dump__val(&pd->dests, i);
+		struct cp_dest_row *row;
+		__u64 prev, tw;
+		bool found;
+
+		if (k->netns_cookie != w->cookie)
+			continue;
+		tw = count_sorted(twd, k);
+		prev = totals_get(&c->prev_connects, k, &found);
+		row = &ns->dests[ns->n_dests];
+		memset(row, 0, sizeof(*row));
+		row->key = *k;
+		row->syn_sent = v->syn_sent > 0 ? v->syn_sent : 0;
+		row->established = v->established > 0 ? v->established : 0;
+		row->other = v->other > 0 ? v->other : 0;
+		row->time_wait = tw;
+		row->in_use = row->syn_sent + row->established + row->other + tw;
+		row->new_per_second = found && elapsed > 0 && v->connects >= prev ?
+				      (v->connects - prev) / elapsed : 0;
+		if (!row->in_use && row->new_per_second == 0)
+			continue;	/* idle destinations are not news */
+		row->capacity = ns->capacity;
+		row->pressure = model_pressure(row->in_use, row->capacity);
+		top_holder(pd, row);
+		ns->n_dests++;
+	}
+	/* Destinations holding only TIME_WAIT entries (their live gauges pruned or never
+	 * created, e.g. seeded) still count. */
+	for (i = 0; i < twd->n; i++) {
+		const struct cp_dest_key *k = &twd->keys[i];
+		struct cp_dest_row *row;
+
+		if (k->netns_cookie != w->cookie || (i && !cmp_dest(&twd->keys[i - 1], k)))
+			continue;
+		if (bsearch(k, pd->dests.keys, pd->dests.n, sizeof(*k), cmp_dest))
+			continue;
+		row = realloc(ns->dests, (ns->n_dests + 1) * sizeof(*ns->dests));
+		if (!row)
+			return -ENOMEM;
+		ns->dests = row;
+		row = &ns->dests[ns->n_dests++];
+		memset(row, 0, sizeof(*row));
+		row->key = *k;
+		row->time_wait = row->in_use = count_sorted(twd, k);
+		row->capacity = ns->capacity;
+		row->pressure = model_pressure(row->in_use, row->capacity);
+		top_holder(pd, row);
+	}
+	model_sort_dests(ns->dests, ns->n_dests);
+
+	ns->fails = calloc(pd->fails.n + 1, sizeof(*ns->fails));
+	if (!ns->fails)
+		return -ENOMEM;
+	for (i = 0; i < pd->fails.n; i++) {
+		const struct cp_fail_key *k = map_dump__key(&pd->fails, i);
+		const struct cp_fail_val *v = map_dump__val(&pd->fails, i);
+		struct cp_fail_row *row;
+		__u64 prev;
+		bool found;
+
+		if (k->dest.netns_cookie != w->cookie)
+			continue;
+		prev = totals_get(&c->prev_fails, k, &found);
+		row = &ns->fails[ns->n_fails++];
+		row->key = k->dest;
+		row->pid = k->pid;
+		row->err = k->err;
+		memcpy(row->comm, v->comm, CP_COMM_LEN);
+		row->total = v->count;
+		row->count = v->count >= prev ? v->count - prev : v->count;
+	}
+	return 0;
+}
+
+static int cmp_fail_rows(const void *a, const void *b)
+{
+	const struct cp_fail_row *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+/* Sort the destination dump by key, values along, so that it can be searched. */
+static int sort_dest_dump(struct map_dump *d)
+{
+	struct { struct cp_dest_key k; struct cp_dest_stats v; } *tmp;
+	size_t i;
+
+	tmp = malloc((d->n + 1) * sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	for (i = 0; i < d->n; i++) {
+		tmp[i].k = *(struct cp_dest_key *)map_dump__key(d, i);
+		tmp[i].v = *(struct cp_dest_stats *)map_dump__val(d, i);
+	}
+	qsort(tmp, d->n, sizeof(*tmp), cmp_dest);
+	for (i = 0; i < d->n; i++) {
+		*(struct cp_dest_key *)map_dump__key(d, i) = tmp[i].k;
+		*(struct cp_dest_stats *)map_dump__val(d, i) = tmp[i].v;
+	}
+	free(tmp);
+	return 0;
+}
+
+static int dump_maps(const struct loader *ld, struct pass_data *pd)
+{
+	struct connpressure_bpf *s = ld->skel;
+	int err;
+
+	err = map_dump__read(bpf_map__fd(s->maps.dest_stats), sizeof(struct cp_dest_key),
+			     sizeof(struct cp_dest_stats), &pd->dests);
+	if (!err)
+		err = map_dump__read(bpf_map__fd(s->maps.holder_ports), sizeof(struct cp_holder_key),
+				     sizeof(struct cp_holder_val), &pd->holders);
+	if (!err)
+		err = map_dump__read(bpf_map__fd(s->maps.tw_socks), sizeof(struct cp_tw_key),
+				     sizeof(struct cp_tw_val), &pd->tw);
+	if (!err)
+		err = map_dump__read(bpf_map__fd(s->maps.bind_ports), sizeof(struct cp_bind_key),
+				     sizeof(struct cp_bind_val), &pd->binds);
+	if (!err)
+		err = map_dump__read(bpf_map__fd(s->maps.failures), sizeof(struct cp_fail_key),
+				     sizeof(struct cp_fail_val), &pd->fails);
+	return err;
+}
+
+static void pass_data_free(struct pass_data *pd)
+{
+	map_dump__free(&pd->dests);
+	map_dump__free(&pd->holders);
+	map_dump__free(&pd->tw);
+	map_dump__free(&pd->tw_added);
+	map_dump__free(&pd->binds);
+	map_dump__free(&pd->fails);
+	free(pd->hold);
+}
+
+/* The truth's bind-held ports: listeners, sockets on bind()-made buckets, bound-only ones. */
+static void truth_bind_ports(const struct ns_work *w, struct cp_port_set *out)
+{
+	*out = w->truth.bound_inactive;
+	for (size_t i = 0; i < w->truth.n; i++)
+		if (w->truth.recs[i].flags & (CP_REC_BINDPORT | CP_REC_LISTEN))
+			port_set_add(out, w->truth.recs[i].sport);
+}
+
+int collector__collect(struct collector *c, struct cp_snapshot *snap)
+{
+	const struct cp_config *cfg = c->o.cfg;
+	struct pass_data pd = {};
+	struct cp_netns_list list;
+	struct ns_work *work = NULL;
+	struct ns_pass pass = {};
+	struct tw_dests twd = {};
+	__u64 now = mono_ns();
+	double elapsed;
+	int err, tw_fd = bpf_map__fd(c->o.loader->skel->maps.tw_socks);
+	size_t i;
+
+	memset(snap, 0, sizeof(*snap));
+	err = netns__discover(&c->o.roots, cfg->netns, &list);
+	if (err) {
+		if (!c->seeded)
+			log_err("network namespace '%s': %s", cfg->netns,
+				err == -ENOENT ? "not found" : strerror(-err));
+		return err;
+	}
+	work = calloc(list.n + 1, sizeof(*work));
+	if (!work) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < list.n; i++)
+		work[i].ref = &list.v[i];
+	pass.work = work;
+	pass.n = list.n;
+	pass.loader = c->o.loader;
+	pass.take_truth = !c->seeded || now - c->last_truth_ns >= cfg->correct_every * NSEC;
+	err = read_namespaces(&pass);
+	if (err)
+		goto out;
+	if (pass.take_truth)
+		c->last_truth_ns = now;
+
+	err = dump_maps(c->o.loader, &pd);
+	if (err) {
+		log_err("reading BPF maps: %s", strerror(-err));
+		goto out;
+	}
+	now = mono_ns();
+	tw_expire(tw_fd, &pd.tw, now);
+
+	pd.tw_added.key_size = sizeof(struct cp_tw_key);
+	pd.tw_added.val_size = sizeof(struct cp_tw_val);
+	if (pass.take_truth) {
+		size_t want = 0;
+
+		for (i = 0; i < list.n; i++)
+			want += work[i].truth.n;
+		pd.tw_added.keys = malloc((want + 1) * sizeof(struct cp_tw_key));
+		pd.tw_added.vals = malloc((want + 1) * sizeof(struct cp_tw_val));
+		pd.tw_added.cap = pd.tw_added.keys && pd.tw_added.vals ? want : 0;
+	}
+
+	snap->netns = calloc(list.n + 1, sizeof(*snap->netns));
+	if (!snap->netns) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Correct the model first: every netns's rows below must see the corrected model. */
+	for (i = 0; i < list.n; i++) {
+		struct ns_work *w = &work[i];
+		struct ns_state *st;
+		__u64 changes;
+
+		if (w->err || !w->truth_taken)
+			continue;
+		st = ns_state_get(c, w->cookie);
+		if (!st)
+			continue;
+		changes = tw_correct(tw_fd, &pd.tw, w, &pd.tw_added);
+		truth_bind_ports(w, &st->truth_bind);
+		if (c->seeded) {	/* at start-up it is seeding, not a correction */
+			st->corr_last = changes;
+			st->corr_total += changes;
+		}
+	}
+	err = build_holders(&pd);
+	if (err)
+		goto out;
+	twd.keys = malloc((pd.tw.n + pd.tw_added.n + 1) * sizeof(*twd.keys));
+	if (!twd.keys) {
+		err = -ENOMEM;
+		goto out;
+	}
+	each_tw(&pd, add_tw_dest, &twd);
+	qsort(twd.keys, twd.n, sizeof(*twd.keys), cmp_dest);
+	err = sort_dest_dump(&pd.dests);
+	if (err)
+		goto out;
+
+	elapsed = c->last_pass_ns ? (now - c->last_pass_ns) / 1e9 : 0;
+	for (i = 0; i < list.n; i++) {
+		struct ns_work *w = &work[i];
+		struct cp_netns_snap *ns;
+		struct ns_state *st;
+		bool dup = false;
+
+		if (w->err)
+			continue;	/* gone meanwhile, or not ours to enter */
+		for (size_t j = 0; j < snap->n_netns; j++)
+			dup |= snap->netns[j].cookie == w->cookie;
+		if (dup)
+			continue;	/* the same netns reached by two paths */
+		st = ns_state_get(c, w->cookie);
+		if (!st)
+			continue;
+		st->seen = true;
+		ns = &snap->netns[snap->n_netns++];
+		err = fill_netns(c, &pd, &twd, w, st, ns, elapsed);
+		if (err)
+			goto out;
+		qsort(ns->fails, ns->n_fails, sizeof(*ns->fails), cmp_fail_rows);
+	}
+	ns_state_prune(c);
+
+	totals_set(&c->prev_connects, &pd.dests, offsetof(struct cp_dest_stats, connects));
+	totals_set(&c->prev_fails, &pd.fails, offsetof(struct cp_fail_val, count));
+	loader__read_lost(c->o.loader, &snap->lost);
+	snap->ts = real_seconds();
+	snap->interval = c->seeded ? elapsed : 0;
+	c->last_pass_ns = now;
+	c->seeded = true;
+out:
+	if (err)
+		snapshot__free(snap);
+	for (i = 0; work && i < list.n; i++)
+		truth__free(&work[i].truth);
+	free(work);
+	free(twd.keys);
+	pass_data_free(&pd);
+	netns_list__free(&list);
+	return err;
+}

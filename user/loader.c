@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/* loader.c: checks the host, then open -> size maps -> load -> attach, and back. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "connpressure.h"
+#include "connpressure.skel.h"
+#include "loader.h"
+#include "log.h"
+
+#define SYS_BTF "/sys/kernel/btf/vmlinux"
+
+static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+static int check_privileges(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	if (!has_cap(d, CAP_SYS_ADMIN) || !has_cap(d, CAP_SYS_PTRACE)) {
+		log_err("needs CAP_SYS_ADMIN and CAP_SYS_PTRACE to load BPF programs and read other "
+			"namespaces: run as root");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The hooks connpressure cannot do without, looked up in the kernel's BTF. */
+static const struct {
+	const char *btf_name;
+	int kind;
+	const char *what;
+} required[] = {
+	{ "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF, "tracepoint sock:inet_sock_set_state" },
+	{ "btf_trace_tcp_destroy_sock", BTF_KIND_TYPEDEF, "tracepoint tcp:tcp_destroy_sock" },
+	{ "bpf_iter_tcp", BTF_KIND_FUNC, "BPF iterator iter/tcp" },
+};
+
+int loader__check_host(const struct cp_config *cfg)
+{
+	const char *path = cfg->btf_path ? cfg->btf_path : SYS_BTF;
+	struct btf *btf;
+	int err;
+	size_t i;
+
+	err = check_privileges();
+	if (err)
+		return err;
+	if (access(path, R_OK)) {
+		err = -errno;
+		log_err("no kernel BTF at %s (%s): the kernel needs CONFIG_DEBUG_INFO_BTF=y, or pass "
+			"--btf FILE", path, strerror(-err));
+		return err;
+	}
+	btf = btf__parse(path, NULL);
+	if (!btf) {
+		err = -errno;
+		log_err("cannot read BTF from %s: %s", path, strerror(-err));
+		return err;
+	}
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (btf__find_by_name_kind(btf, required[i].btf_name, required[i].kind) < 0) {
+			log_err("this kernel has no %s (not in %s)", required[i].what, path);
+			btf__free(btf);
+			return -ENOENT;
+		}
+	}
+	btf__free(btf);
+	return 0;
+}
+
+/* The cgroup v2 root: /sys/fs/cgroup on pure v2 hosts, /sys/fs/cgroup/unified on hybrid. */
+static int find_cgroup2_root(char *path, size_t len)
+{
+	char line[4096], mnt[256], fstype[64];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(sep + 3, "%63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %255s", mnt) == 1) {
+			snprintf(path, len, "%s", mnt);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+static void size_maps(struct connpressure_bpf *skel, const struct cp_config *cfg)
+{
+	bpf_map__set_max_entries(skel->maps.dest_stats, cfg->max_dests);
+	bpf_map__set_max_entries(skel->maps.holder_ports, cfg->max_holders);
+	bpf_map__set_max_entries(skel->maps.tw_socks, cfg->max_tw);
+	bpf_map__set_max_entries(skel->maps.bind_ports, cfg->max_binds);
+	bpf_map__set_max_entries(skel->maps.failures, cfg->max_failures);
+}
+
+/* Attach to the cgroup v2 root with a link: beside whatever else is attached there. */
+static int attach_cgroup(struct loader *ld, struct bpf_program *prog, struct bpf_link **link)
+{
+	*link = bpf_program__attach_cgroup(prog, ld->cgroup_fd);
+	if (!*link) {
+		int err = -errno;
+
+		log_err("attaching %s to cgroup %s: %s", bpf_program__name(prog), ld->cgroup_path,
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int loader__start(struct loader *ld, const struct cp_config *cfg)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
+	struct connpressure_bpf *skel;
+	int err;
+
+	memset(ld, 0, sizeof(*ld));
+	ld->cgroup_fd = -1;
+	err = find_cgroup2_root(ld->cgroup_path, sizeof(ld->cgroup_path));
+	if (err) {
+		log_err("no cgroup v2 hierarchy is mounted: sockops and bind hooks need one");
+		return err;
+	}
+	ld->cgroup_fd = open(ld->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ld->cgroup_fd < 0) {
+		err = -errno;
+		log_err("opening cgroup %s: %s", ld->cgroup_path, strerror(-err));
+		return err;
+	}
+
+	skel = connpressure_bpf__open_opts(&opts);
+	if (!skel) {
+		err = -errno;
+		log_err("opening BPF object: %s", strerror(-err));
+		goto out_close_cgroup;
+	}
+	ld->skel = skel;
+	size_maps(skel, cfg);
+
+	err = connpressure_bpf__load(skel);
+	if (err) {
+		log_err("loading BPF programs: %s (run with -vv for the verifier log)", strerror(-err));
+		goto out_destroy;
+	}
+	/* Tracepoints and the iterator first (the skeleton attaches those by itself), so that
+	 * sockets connect()ing while the cgroup hooks attach are still seen closing. */
+	err = connpressure_bpf__attach(skel);
+	if (err) {
+		log_err("attaching tracepoints: %s", strerror(-err));
+		goto out_destroy;
+	}
+	err = attach_cgroup(ld, skel->progs.handle_sockops, &skel->links.handle_sockops);
+	if (!err)
+		err = attach_cgroup(ld, skel->progs.handle_post_bind4, &skel->links.handle_post_bind4);
+	if (!err)
+		err = attach_cgroup(ld, skel->progs.handle_post_bind6, &skel->links.handle_post_bind6);
+	if (err)
+		goto out_destroy;
+	return 0;
+
+out_destroy:
+	connpressure_bpf__destroy(skel);
+	ld->skel = NULL;
+out_close_cgroup:
+	close(ld->cgroup_fd);
+	ld->cgroup_fd = -1;
+	return err;
+}
+
+void loader__stop(struct loader *ld)
+{
+	connpressure_bpf__destroy(ld->skel);	/* destroys every link the skeleton holds */
+	ld->skel = NULL;
+	if (ld->cgroup_fd >= 0)
+		close(ld->cgroup_fd);
+	ld->cgroup_fd = -1;
+}
+
+int loader__read_counters(const struct loader *ld, __u64 out[], int n)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(ld->skel->maps.counters);
+	__u64 vals[ncpu > 0 ? ncpu : 1];
+
+	if (ncpu <= 0)
+		return ncpu;
+	for (__u32 i = 0; i < (__u32)n; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			return -errno;
+		for (int c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
+	return 0;
+}
+
+int loader__read_lost(const struct loader *ld, struct cp_lost *lost)
+{
+	__u64 cnt[CP_CNT_MAX];
+	struct bpf_program *prog;
+	int err;
+
+	memset(lost, 0, sizeof(*lost));
+	bpf_object__for_each_program(prog, ld->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
+			lost->recursion_misses += info.recursion_misses;
+	}
+	err = loader__read_counters(ld, cnt, CP_CNT_MAX);
+	if (err)
+		return err;
+	lost->map_full = cnt[CP_CNT_MAP_FULL];
+	lost->ringbuf_drops = cnt[CP_CNT_RINGBUF_DROPS];
+	return 0;
+}
+
+int loader__iter_fd(const struct loader *ld)
+{
+	int fd = bpf_iter_create(bpf_link__fd(ld->skel->links.iter_tcp));
+
+	return fd < 0 ? -errno : fd;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* loader.h: the BPF object's life: checks, open, size maps, load, attach, detach. */
+#ifndef CP_LOADER_H
+#define CP_LOADER_H
+
+#include <linux/types.h>
+#include "cli.h"
+
+struct connpressure_bpf;
+
+struct loader {
+	struct connpressure_bpf *skel;
+	int cgroup_fd;
+	char cgroup_path[256];
+};
+
+/* What the kernel side lost since load (JSON "lost"). */
+struct cp_lost {
+	__u64 recursion_misses;
+	__u64 map_full;
+	__u64 ringbuf_drops;
+};
+
+/* Privileges, BTF and tracepoints: a one-line error and -errno when one is missing. */
+int loader__check_host(const struct cp_config *cfg);
+/* Open, size, load and attach everything; on error nothing stays attached. */
+int loader__start(struct loader *ld, const struct cp_config *cfg);
+void loader__stop(struct loader *ld);
+
+int loader__read_counters(const struct loader *ld, __u64 out[], int n);
+int loader__read_lost(const struct loader *ld, struct cp_lost *lost);
+/* A new iter/tcp file descriptor, scoped to the calling thread's netns. */
+int loader__iter_fd(const struct loader *ld);
+
+#endif

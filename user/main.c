@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+/* main.c: wiring only: parse, check, load, then collect and render once per interval. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "connpressure.skel.h"
+#include "cli.h"
+#include "collector.h"
+#include "loader.h"
+#include "log.h"
+#include "netns.h"
+#include "render.h"
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	exiting = 1;
+}
+
+static int install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART: wake the poll */
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
+	    sigaction(SIGHUP, &sa, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);	/* a closed reader shows up as a write error */
+	return 0;
+}
+
+static double mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Sleep until the deadline, handing ring-buffer events to the collector meanwhile. */
+static void wait_until(struct ring_buffer *rb, double deadline)
+{
+	double left;
+
+	while (!exiting && (left = deadline - mono_seconds()) > 0) {
+		int ms = (int)ceil(left * 1000);
+
+		if (ring_buffer__poll(rb, ms) < 0 && errno != EINTR)
+			usleep(ms * 1000);
+	}
+}
+
+static int check_netns_spec(const struct cp_netns_roots *roots, const char *spec)
+{
+	struct cp_netns_list list;
+	int err;
+
+	if (!strcmp(spec, "all"))
+		return 0;
+	err = netns__discover(roots, spec, &list);
+	if (err) {
+		log_err("network namespace '%s': %s", spec,
+			err == -ENOENT ? "not found (a path, a pid or a name under /run/netns)" :
+			strerror(-err));
+		return err;
+	}
+	netns_list__free(&list);
+	return 0;
+}
+
+static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots)
+{
+	const struct renderer_ops *render = render__for(cfg->output);
+	bool clear = cfg->output == CP_OUT_TABLE && !cfg->once && isatty(STDOUT_FILENO);
+	struct collector_opts copts = { .cfg = cfg, .roots = *roots };
+	struct ring_buffer *rb = NULL;
+	struct collector *col = NULL;
+	struct cp_snapshot snap;
+	struct loader ld;
+	double next;
+	int err;
+
+	err = loader__start(&ld, cfg);
+	if (err)
+		return err;
+	copts.loader = &ld;
+	col = collector__new(&copts);
+	if (!col) {
+		err = -ENOMEM;
+		log_err("out of memory");
+		goto out_stop;
+	}
+	rb = ring_buffer__new(bpf_map__fd(ld.skel->maps.events), collector__on_event, col, NULL);
+	if (!rb) {
+		err = -errno;
+		log_err("opening the ring buffer: %s", strerror(-err));
+		goto out_free;
+	}
+	next = mono_seconds();
+	for (bool first = true; !exiting; first = false) {
+		err = collector__collect(col, &snap);
+		if (err && first)
+			goto out_free;		/* nothing could be shown: say so and stop */
+		if (!err) {
+			if (clear)
+				fputs("\033[H\033[J", stdout);
+			if (render->snapshot(stdout, &snap)) {
+				err = exiting ? 0 : -EPIPE;	/* the reader went away */
+				snapshot__free(&snap);
+				break;
+			}
+			snapshot__free(&snap);
+		}
+		err = 0;
+		if (cfg->once)
+			break;
+		next += cfg->interval;
+		if (next < mono_seconds())
+			next = mono_seconds();	/* fell behind: do not burst */
+		wait_until(rb, next);
+	}
+out_free:
+	ring_buffer__free(rb);
+	collector__free(col);
+out_stop:
+	loader__stop(&ld);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct cp_netns_roots roots = { .proc = "/proc", .run_netns = "/run/netns" };
+	struct cp_config cfg;
+	int err;
+
+	err = cli__parse(argc, argv, &cfg);
+	if (err)
+		return err > 0 ? 0 : 2;
+	log_set_verbose(cfg.verbose);
+	libbpf_set_print(log_libbpf);
+	err = loader__check_host(&cfg);
+	if (!err)
+		err = check_netns_spec(&roots, cfg.netns);
+	if (!err)
+		err = install_signals();
+	if (!err)
+		err = run(&cfg, &roots);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* netns.h: find network namespaces and enter them from a dedicated thread. */
+#ifndef CP_NETNS_H
+#define CP_NETNS_H
+
+#include <limits.h>
+#include <linux/limits.h>
+#include <linux/types.h>
+
+struct cp_netns_ref {
+	int fd;			/* open nsfs file: keeps the namespace alive while we use it */
+	__u64 dev, inum;	/* identity at discovery (inodes are reused: key data by cookie) */
+	__u64 cookie;		/* SO_NETNS_COOKIE, filled in by netns__cookie() after setns() */
+	int pid;		/* a process inside it, 0 if none was seen */
+	char name[NAME_MAX + 1];	/* name under /run/netns, "" if it has none */
+	char path[PATH_MAX];	/* where it was found */
+};
+
+struct cp_netns_list {
+	struct cp_netns_ref *v;
+	size_t n, cap;
+};
+
+struct cp_netns_roots {
+	const char *proc;	/* "/proc" */
+	const char *run_netns;	/* "/run/netns" */
+};
+
+/*
+ * Namespaces matching spec ("all", a path, a pid or a name under run_netns), the tool's
+ * own first when it matches. Entries that cannot be read are skipped. -ENOENT when spec
+ * names nothing.
+ */
+int netns__discover(const struct cp_netns_roots *roots, const char *spec, struct cp_netns_list *out);
+void netns_list__free(struct cp_netns_list *l);
+
+/* setns() the calling thread only (other threads keep their namespace). */
+int netns__enter(const struct cp_netns_ref *ns);
+/* Cookie of the calling thread's netns. */
+int netns__cookie(__u64 *cookie);
+
+#endif

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* render.h: one interface for every output format; renderers read only the snapshot. */
+#ifndef CP_RENDER_H
+#define CP_RENDER_H
+
+#include <stdio.h>
+#include "cli.h"
+#include "snapshot.h"
+
+struct renderer_ops {
+	const char *name;				/* "table", "json" */
+	int (*snapshot)(FILE *out, const struct cp_snapshot *s);
+};
+
+extern const struct renderer_ops render_json;
+extern const struct renderer_ops render_table;
+
+const struct renderer_ops *render__for(enum cp_output output);
+/* "EADDRNOTAVAIL" for 99 and so on: the names JSON consumers match on. */
+const char *render_errno_name(int err);
+
+#endif

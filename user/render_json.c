@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+/* render_json.c: one JSON document per snapshot, on one line (schema 1, see README.md). */
+#include <string.h>
+#include "addr.h"
+#include "render.h"
+
+static void json_string(FILE *out, const char *s, size_t max)
+{
+	fputc('"', out);
+	for (size_t i = 0; i < max && s[i]; i++) {
+		unsigned char ch = s[i];
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+
+static void json_addr(FILE *out, const __u8 a[16])
+{
+	char buf[CP_ADDR_STRLEN];
+
+	fprintf(out, "\"%s\"", addr_format(a, buf, sizeof(buf)));
+}
+
+static void dest_fields(FILE *out, const struct cp_dest_key *k)
+{
+	fputs("\"proto\":\"tcp\",\"saddr\":", out);
+	json_addr(out, k->saddr);
+	fputs(",\"daddr\":", out);
+	json_addr(out, k->daddr);
+	fprintf(out, ",\"dport\":%u", k->dport);
+}
+
+static void dest_row(FILE *out, const struct cp_dest_row *d)
+{
+	fputc('{', out);
+	dest_fields(out, &d->key);
+	fprintf(out, ",\"in_use\":%llu,\"capacity\":%llu,\"pressure\":%.4f,"
+		"\"states\":{\"established\":%llu,\"syn_sent\":%llu,\"time_wait\":%llu,\"other\":%llu},"
+		"\"new_per_second\":%.2f,\"top_holder\":",
+		(unsigned long long)d->in_use, (unsigned long long)d->capacity, d->pressure,
+		(unsigned long long)d->established, (unsigned long long)d->syn_sent,
+		(unsigned long long)d->time_wait, (unsigned long long)d->other, d->new_per_second);
+	if (d->top_pid) {
+		fprintf(out, "{\"pid\":%u,\"comm\":", d->top_pid);
+		json_string(out, d->top_comm, CP_COMM_LEN);
+		fprintf(out, ",\"count\":%llu}", (unsigned long long)d->top_count);
+	} else {
+		fputs("null", out);
+	}
+	fputc('}', out);
+}
+
+static void fail_row(FILE *out, const struct cp_fail_row *f)
+{
+	fputc('{', out);
+	dest_fields(out, &f->key);
+	fprintf(out, ",\"error\":\"%s\",\"count\":%llu,\"total\":%llu,\"pid\":%u,\"comm\":",
+		render_errno_name(f->err), (unsigned long long)f->count,
+		(unsigned long long)f->total, f->pid);
+	json_string(out, f->comm, CP_COMM_LEN);
+	fputc('}', out);
+}
+
+static void netns_obj(FILE *out, const struct cp_netns_snap *ns)
+{
+	const struct cp_limits *l = &ns->limits;
+
+	fprintf(out, "{\"cookie\":%llu,\"inum\":%llu,\"name\":", (unsigned long long)ns->cookie,
+		(unsigned long long)ns->inum);
+	if (ns->name[0])
+		json_string(out, ns->name, sizeof(ns->name));
+	else
+		fputs("null", out);
+	fprintf(out, ",\"pid\":%d,\"limits\":", ns->pid);
+	if (ns->limits_ok)
+		fprintf(out, "{\"port_range\":[%u,%u],\"reserved_in_range\":%u,\"tw_reuse\":%d,"
+			"\"max_tw_buckets\":%ld}", l->port_lo, l->port_hi, l->reserved_in_range,
+			l->tw_reuse, l->max_tw_buckets);
+	else
+		fputs("null", out);
+	fprintf(out, ",\"capacity\":%llu,\"bind_held_in_range\":%u,"
+		"\"tw_model\":{\"correction_last\":%llu,\"correction_total\":%llu},\"destinations\":[",
+		(unsigned long long)ns->capacity, ns->bind_held_in_range,
+		(unsigned long long)ns->tw_correction_last,
+		(unsigned long long)ns->tw_correction_total);
+	for (size_t i = 0; i < ns->n_dests; i++) {
+		if (i)
+			fputc(',', out);
+		dest_row(out, &ns->dests[i]);
+	}
+	fputs("],\"failures\":[", out);
+	for (size_t i = 0; i < ns->n_fails; i++) {
+		if (i)
+			fputc(',', out);
+		fail_row(out, &ns->fails[i]);
+	}
+	fputs("]}", out);
+}
+
+static int json_snapshot(FILE *out, const struct cp_snapshot *s)
+{
+	fprintf(out, "{\"schema\":1,\"ts\":%.3f,\"interval_seconds\":%.3f,"
+		"\"lost\":{\"recursion_misses\":%llu,\"map_full\":%llu,\"ringbuf_drops\":%llu},"
+		"\"netns\":[", s->ts, s->interval, (unsigned long long)s->lost.recursion_misses,
+		(unsigned long long)s->lost.map_full, (unsigned long long)s->lost.ringbuf_drops);
+	for (size_t i = 0; i < s->n_netns; i++) {
+		if (i)
+			fputc(',', out);
+		netns_obj(out, &s->netns[i]);
+	}
+	fputs("]}\n", out);
+	return fflush(out) ? -1 : 0;
+}
+
+const struct renderer_ops render_json = {
+	.name = "json",
+	.snapshot = json_snapshot,
+};

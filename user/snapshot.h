@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* snapshot.h: the contract between collection and rendering. Renderers read only this;
+ * the collector fills it and never prints. */
+#ifndef CP_SNAPSHOT_H
+#define CP_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "connpressure.h"
+#include "limits.h"
+#include "loader.h"
+
+struct cp_dest_row {
+	struct cp_dest_key key;
+	__u64 in_use;			/* syn_sent + established + other + time_wait */
+	__u64 capacity;			/* the netns's connect() capacity */
+	double pressure;		/* in_use / capacity; 1.0 when capacity is 0 */
+	__u64 syn_sent, established, time_wait, other;
+	double new_per_second;		/* ports connect() took per second, this interval */
+	__u32 top_pid;			/* 0: no holder known */
+	char top_comm[CP_COMM_LEN];
+	__u64 top_count;
+};
+
+struct cp_fail_row {
+	struct cp_dest_key key;
+	__u32 pid;
+	__s32 err;			/* positive errno */
+	char comm[CP_COMM_LEN];
+	__u64 count;			/* this interval */
+	__u64 total;			/* since start */
+};
+
+struct cp_netns_snap {
+	__u64 cookie;
+	__u64 inum;
+	int pid;			/* a member process, 0 if none */
+	char name[256];			/* "" when it has none */
+	struct cp_limits limits;
+	bool limits_ok;
+	__u64 capacity;			/* range - reserved - bind-held, all within the range */
+	__u32 bind_held_in_range;	/* bind-held ports in the range, not reserved */
+	__u64 tw_modelled;		/* TIME_WAIT entries the model holds for this netns */
+	__u64 tw_correction_last;	/* entries the last correction added or removed */
+	__u64 tw_correction_total;
+	struct cp_dest_row *dests;	/* worst pressure first */
+	size_t n_dests;
+	struct cp_fail_row *fails;	/* most recent activity first */
+	size_t n_fails;
+};
+
+struct cp_snapshot {
+	double ts;			/* unix time */
+	double interval;		/* seconds this snapshot covers */
+	struct cp_lost lost;
+	struct cp_netns_snap *netns;
+	size_t n_netns;
+};
+
+void snapshot__free(struct cp_snapshot *s);
+/* Pure model arithmetic (unit-tested). */
+__u64 model_capacity(const struct cp_limits *l, const struct cp_port_set *bind_held,
+		     __u32 *bind_held_in_range);
+double model_pressure(__u64 in_use, __u64 capacity);
+void model_sort_dests(struct cp_dest_row *rows, size_t n);
+
+#endif
