@@ -32,7 +32,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test unit-test tools run
+.PHONY: all clean test unit-test tools run deps
 .SECONDARY:
 all: $(OUTPUT)/connpressure $(TOOL_BINS)
 
@@ -70,6 +70,13 @@ test: all $(UNIT_BINS)
 
 unit-test: $(UNIT_BINS)
 	$(Q)python3 tests/run_tests.py --build $(OUTPUT) --unit-dir $(OUTPUT)/unit --only unit
+
+# Debian 12 packages the build, the tests and the benchmark need (run as root).
+DEPS := make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 python3 \
+	util-linux tmux procps
+deps:
+	$(Q)command -v apt-get >/dev/null || { echo "deps: apt-get not found; install: $(DEPS)"; exit 1; }
+	$(Q)DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPS) >/dev/null
 
 run: all
 	$(Q)$(OUTPUT)/connpressure $(ARGS)
