@@ -90,8 +90,9 @@ static int diag_dump(int fd, int family, struct cp_port_set *out)
 				return 0;
 			if (h->nlmsg_type == NLMSG_ERROR)
 				return -EPROTO;
-			if (m->idiag_state == TCP_BOUND_INACTIVE)
-				port_set_add(out, ntohs(m->id.idiag_sport));
+			/* Only bound-inactive sockets were asked for; the kernel reports
+			 * their own state (CLOSE), not the request bit. */
+			port_set_add(out, ntohs(m->id.idiag_sport));
 		}
 	}
 }
