@@ -143,12 +143,13 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 {
 	struct cp_sock_state *st;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	/* tp_btf arguments are typed: plain loads, no probe-read helper calls. */
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	/* SYN_SENT -> CLOSE with no local port: inet_hash_connect() found none free.
 	 * Process context, so the pid is the caller of connect(). */
 	if (oldstate == BPF_TCP_SYN_SENT && newstate == BPF_TCP_CLOSE &&
-	    BPF_CORE_READ(sk, __sk_common.skc_num) == 0) {
+	    sk->__sk_common.skc_num == 0) {
 		record_failure(sk, EADDRNOTAVAIL);
 		return 0;
 	}
