@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "connpressure.skel.h"
+#include "bindcap.h"
 #include "collector.h"
 #include "log.h"
 #include "maps.h"
@@ -25,7 +26,7 @@
 /* What the collector remembers of a namespace between passes. */
 struct ns_state {
 	__u64 cookie;
-	struct cp_port_set truth_bind;	/* bind-held ports in the last truth pass */
+	struct cp_local_list truth_binds;	/* bind-held (address, port) in the last truth pass */
 	__u64 corr_last, corr_total;
 	bool seen;
 };
@@ -40,6 +41,8 @@ struct ns_work {
 	bool truth_taken;
 	__u64 truth_ns;			/* CLOCK_MONOTONIC when the truth pass began */
 	struct cp_truth truth;
+	struct cp_local_list udp;	/* UDP sockets' local (address, port), every pass */
+	int udp_err;
 };
 
 /* A sorted (key, value) table for the previous pass's running totals. */
@@ -103,6 +106,8 @@ void collector__free(struct collector *c)
 		return;
 	totals_free(&c->prev_connects);
 	totals_free(&c->prev_fails);
+	for (size_t i = 0; i < c->n_ns; i++)
+		local_list__free(&c->ns[i].truth_binds);
 	free(c->ns);
 	free(c);
 }
@@ -136,6 +141,8 @@ static void read_one_netns(struct ns_work *w, const struct ns_pass *p)
 		return;
 	/* /proc/sys/net follows the calling thread's netns. */
 	w->limits_err = limits__read("/proc/sys", &w->limits);
+	/* UDP has no port-choosing hook we can afford: its truth is cheap, take it each pass. */
+	w->udp_err = truth__read_udp(&w->udp);
 	if (!p->take_truth)
 		return;
 	w->truth_ns = mono_ns();
@@ -258,6 +265,7 @@ static void ns_state_prune(struct collector *c)
 
 	while (i < c->n_ns) {
 		if (!c->ns[i].seen) {
+			local_list__free(&c->ns[i].truth_binds);
 			c->ns[i] = c->ns[--c->n_ns];
 			continue;
 		}
@@ -554,7 +562,8 @@ static __u64 count_sorted(const struct tw_dests *t, const struct cp_dest_key *ke
 
 struct bound_tw {
 	__u64 cookie;
-	struct cp_port_set *set;
+	struct cp_local_list *pairs;
+	int err;
 };
 
 static void add_bound_tw(void *arg, const struct cp_tw_key *k, const struct cp_tw_val *v)
@@ -562,18 +571,53 @@ static void add_bound_tw(void *arg, const struct cp_tw_key *k, const struct cp_t
 	struct bound_tw *b = arg;
 
 	if ((v->flags & CP_TW_BOUND) && k->netns_cookie == b->cookie)
-		port_set_add(b->set, k->sport);
+		b->err = b->err ?: local_list__add(b->pairs, k->saddr, k->sport);
+}
+
+/* (address, port) pairs held by TCP bind() in one netns: live from the kernel, bound
+ * TIME_WAIT entries of the model, and the truth's (listeners, accepted and bind-then-connect
+ * sockets, bound-only sockets). */
+static int bind_pairs(const struct pass_data *pd, const struct ns_state *st, __u64 cookie,
+		      struct cp_local_list *out)
+{
+	struct bound_tw btw = { .cookie = cookie, .pairs = out };
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < st->truth_binds.n; i++)
+		err = local_list__add(out, st->truth_binds.v[i].addr, st->truth_binds.v[i].port);
+	for (i = 0; !err && i < pd->binds.n; i++) {
+		const struct cp_bind_key *k = map_dump__key(&pd->binds, i);
+		const struct cp_bind_val *v = map_dump__val(&pd->binds, i);
+
+		if (k->netns_cookie == cookie && v->sockets > 0)
+			err = local_list__add(out, k->addr, k->port);
+	}
+	if (err)
+		return err;
+	each_tw(pd, add_bound_tw, &btw);
+	return btw.err;
+}
+
+static int copy_rows(struct cp_addr_usage *u, struct cp_addr_row **rows, size_t *n)
+{
+	*rows = u->rows;	/* ownership moves to the snapshot */
+	*n = u->n;
+	u->rows = NULL;
+	u->n = 0;
+	return 0;
 }
 
 static int fill_netns(struct collector *c, struct pass_data *pd, const struct tw_dests *twd,
 		      const struct ns_work *w, struct ns_state *st, struct cp_netns_snap *ns,
 		      double elapsed)
 {
-	struct cp_port_set *held = malloc(sizeof(*held));
-	struct bound_tw btw = { .cookie = w->cookie, .set = held };
+	struct cp_local_list pairs = {};
+	struct cp_addr_usage *u = malloc(sizeof(*u));
 	size_t i;
+	int err;
 
-	if (!held)
+	if (!u)
 		return -ENOMEM;
 	ns->cookie = w->cookie;
 	ns->inum = w->ref->inum;
@@ -584,19 +628,28 @@ static int fill_netns(struct collector *c, struct pass_data *pd, const struct tw
 	ns->tw_correction_last = st->corr_last;
 	ns->tw_correction_total = st->corr_total;
 
-	/* Ports held by bind(): live from the kernel, plus the truth's (listeners seen by the
-	 * iterator, accepted and bind-then-connect sockets, bound-only sockets). */
-	*held = st->truth_bind;
-	for (i = 0; i < pd->binds.n; i++) {
-		const struct cp_bind_key *k = map_dump__key(&pd->binds, i);
-		const struct cp_bind_val *v = map_dump__val(&pd->binds, i);
-
-		if (k->netns_cookie == w->cookie && v->sockets > 0)
-			port_set_add(held, k->port);
+	err = bind_pairs(pd, st, w->cookie, &pairs);
+	if (!err && ns->limits_ok)
+		err = bindcap__compute(pairs.v, pairs.n, &ns->limits, u);
+	if (!err && ns->limits_ok) {
+		ns->capacity = model_capacity(&ns->limits, &u->held, &ns->bind_held_in_range);
+		copy_rows(u, &ns->binds, &ns->n_binds);
 	}
-	each_tw(pd, add_bound_tw, &btw);
-	ns->capacity = ns->limits_ok ? model_capacity(&ns->limits, held, &ns->bind_held_in_range) : 0;
-	free(held);
+	if (!err && ns->limits_ok && !w->udp_err) {
+		err = bindcap__compute(w->udp.v, w->udp.n, &ns->limits, u);
+		if (!err) {
+			ns->udp_ok = true;
+			ns->udp_in_use = u->in_use;
+			ns->udp_capacity = ns->limits.port_hi - ns->limits.port_lo + 1 -
+					   ns->limits.reserved_in_range;
+			ns->udp_pressure = model_pressure(ns->udp_in_use, ns->udp_capacity);
+			copy_rows(u, &ns->udp_addrs, &ns->n_udp_addrs);
+		}
+	}
+	local_list__free(&pairs);
+	free(u);
+	if (err)
+		return err;
 
 	ns->dests = calloc(pd->dests.n + 1, sizeof(*ns->dests));
 	if (!ns->dests)
@@ -744,12 +797,19 @@ static void pass_data_free(struct pass_data *pd)
 }
 
 /* The truth's bind-held ports: listeners, sockets on bind()-made buckets, bound-only ones. */
-static void truth_bind_ports(const struct ns_work *w, struct cp_port_set *out)
+static int truth_bind_pairs(const struct ns_work *w, struct cp_local_list *out)
 {
-	*out = w->truth.bound_inactive;
-	for (size_t i = 0; i < w->truth.n; i++)
+	size_t i;
+	int err = 0;
+
+	out->n = 0;
+	for (i = 0; !err && i < w->truth.bound_inactive.n; i++)
+		err = local_list__add(out, w->truth.bound_inactive.v[i].addr,
+				      w->truth.bound_inactive.v[i].port);
+	for (i = 0; !err && i < w->truth.n; i++)
 		if (w->truth.recs[i].flags & (CP_REC_BINDPORT | CP_REC_LISTEN))
-			port_set_add(out, w->truth.recs[i].sport);
+			err = local_list__add(out, w->truth.recs[i].saddr, w->truth.recs[i].sport);
+	return err;
 }
 
 int collector__collect(struct collector *c, struct cp_snapshot *snap)
@@ -827,7 +887,8 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		if (!st)
 			continue;
 		changes = tw_correct(tw_fd, &pd.tw, w, &pd.tw_added);
-		truth_bind_ports(w, &st->truth_bind);
+		if (truth_bind_pairs(w, &st->truth_binds))
+			log_warn("out of memory reading bind-held ports");
 		if (c->seeded) {	/* at start-up it is seeding, not a correction */
 			st->corr_last = changes;
 			st->corr_total += changes;
@@ -882,8 +943,10 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 out:
 	if (err)
 		snapshot__free(snap);
-	for (i = 0; work && i < list.n; i++)
+	for (i = 0; work && i < list.n; i++) {
 		truth__free(&work[i].truth);
+		local_list__free(&work[i].udp);
+	}
 	free(work);
 	free(twd.keys);
 	pass_data_free(&pd);

@@ -45,6 +45,8 @@ void snapshot__free(struct cp_snapshot *s)
 	for (size_t i = 0; i < s->n_netns; i++) {
 		free(s->netns[i].dests);
 		free(s->netns[i].fails);
+		free(s->netns[i].binds);
+		free(s->netns[i].udp_addrs);
 	}
 	free(s->netns);
 	memset(s, 0, sizeof(*s));

@@ -67,6 +67,18 @@ static void fail_row(FILE *out, const struct cp_fail_row *f)
 	fputc('}', out);
 }
 
+static void addr_rows(FILE *out, const struct cp_addr_row *rows, size_t n)
+{
+	fputc('[', out);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? ",{\"addr\":" : "{\"addr\":", out);
+		json_addr(out, rows[i].addr);
+		fprintf(out, ",\"in_use\":%u,\"capacity\":%llu,\"pressure\":%.4f}", rows[i].in_use,
+			(unsigned long long)rows[i].capacity, rows[i].pressure);
+	}
+	fputc(']', out);
+}
+
 static void netns_obj(FILE *out, const struct cp_netns_snap *ns)
 {
 	const struct cp_limits *l = &ns->limits;
@@ -100,7 +112,18 @@ static void netns_obj(FILE *out, const struct cp_netns_snap *ns)
 			fputc(',', out);
 		fail_row(out, &ns->fails[i]);
 	}
-	fputs("]}", out);
+	fputs("],\"bind\":", out);
+	addr_rows(out, ns->binds, ns->n_binds);
+	fputs(",\"udp\":", out);
+	if (ns->udp_ok) {
+		fprintf(out, "{\"in_use\":%u,\"capacity\":%llu,\"pressure\":%.4f,\"by_addr\":",
+			ns->udp_in_use, (unsigned long long)ns->udp_capacity, ns->udp_pressure);
+		addr_rows(out, ns->udp_addrs, ns->n_udp_addrs);
+		fputc('}', out);
+	} else {
+		fputs("null", out);
+	}
+	fputc('}', out);
 }
 
 static int json_snapshot(FILE *out, const struct cp_snapshot *s)

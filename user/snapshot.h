@@ -32,6 +32,15 @@ struct cp_fail_row {
 	__u64 total;			/* since start */
 };
 
+/* Ports held on one local address (bind(), UDP) and what is left to take there. */
+struct cp_addr_row {
+	__u8 addr[16];		/* v4-mapped for IPv4; :: or ::ffff:0.0.0.0 for a wildcard */
+	__u32 in_use;		/* distinct ports in the range, not reserved, held on addr */
+	__u64 capacity;		/* range - reserved - ports held on conflicting addresses
+				 * (a wildcard conflicts with every address) */
+	double pressure;
+};
+
 struct cp_netns_snap {
 	__u64 cookie;
 	__u64 inum;
@@ -48,6 +57,14 @@ struct cp_netns_snap {
 	size_t n_dests;
 	struct cp_fail_row *fails;	/* most recent activity first */
 	size_t n_fails;
+	struct cp_addr_row *binds;	/* TCP ports held by bind(), per local address */
+	size_t n_binds;
+	bool udp_ok;			/* the UDP dump worked */
+	__u32 udp_in_use;		/* distinct UDP ports in the range, not reserved */
+	__u64 udp_capacity;		/* range - reserved */
+	double udp_pressure;
+	struct cp_addr_row *udp_addrs;	/* UDP ports per local address */
+	size_t n_udp_addrs;
 };
 
 struct cp_snapshot {

@@ -16,6 +16,7 @@
 void truth__free(struct cp_truth *t)
 {
 	free(t->recs);
+	local_list__free(&t->bound_inactive);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -54,7 +55,31 @@ int truth__read_iter(int iter_fd, struct cp_truth *t)
 	return err;
 }
 
-static int diag_dump(int fd, int family, struct cp_port_set *out)
+int local_list__add(struct cp_local_list *l, const __u8 addr[16], __u16 port)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		void *v = realloc(l->v, cap * sizeof(*l->v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	memcpy(l->v[l->n].addr, addr, 16);
+	l->v[l->n].port = port;
+	l->n++;
+	return 0;
+}
+
+void local_list__free(struct cp_local_list *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* One INET_DIAG dump: the local (address, port) of every socket it returns. */
+static int diag_dump(int fd, int family, int proto, __u32 states, struct cp_local_list *out)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -67,8 +92,8 @@ static int diag_dump(int fd, int family, struct cp_port_set *out)
 		},
 		.req = {
 			.sdiag_family = family,
-			.sdiag_protocol = IPPROTO_TCP,
-			.idiag_states = 1u << TCP_BOUND_INACTIVE,
+			.sdiag_protocol = proto,
+			.idiag_states = states,
 		},
 	};
 	char buf[32768];
@@ -85,29 +110,47 @@ static int diag_dump(int fd, int family, struct cp_port_set *out)
 			return -errno;
 		for (h = (void *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
 			struct inet_diag_msg *m = NLMSG_DATA(h);
+			__u8 addr[16] = {};
 
 			if (h->nlmsg_type == NLMSG_DONE)
 				return 0;
 			if (h->nlmsg_type == NLMSG_ERROR)
 				return -EPROTO;
-			/* Only bound-inactive sockets were asked for; the kernel reports
-			 * their own state (CLOSE), not the request bit. */
-			port_set_add(out, ntohs(m->id.idiag_sport));
+			if (m->idiag_family == AF_INET) {
+				addr[10] = addr[11] = 0xff;
+				memcpy(addr + 12, m->id.idiag_src, 4);
+			} else {
+				memcpy(addr, m->id.idiag_src, 16);
+			}
+			if (local_list__add(out, addr, ntohs(m->id.idiag_sport)))
+				return -ENOMEM;
 		}
 	}
 }
 
-int truth__read_bound_inactive(struct cp_truth *t)
+static int diag_both_families(int proto, __u32 states, struct cp_local_list *out)
 {
 	int fd, err;
 
-	memset(&t->bound_inactive, 0, sizeof(t->bound_inactive));
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fd < 0)
 		return -errno;
-	err = diag_dump(fd, AF_INET, &t->bound_inactive);
+	err = diag_dump(fd, AF_INET, proto, states, out);
 	if (!err)
-		err = diag_dump(fd, AF_INET6, &t->bound_inactive);
+		err = diag_dump(fd, AF_INET6, proto, states, out);
 	close(fd);
 	return err;
+}
+
+int truth__read_bound_inactive(struct cp_truth *t)
+{
+	/* Only bound-inactive sockets are asked for; the kernel reports them as CLOSE. */
+	t->bound_inactive.n = 0;
+	return diag_both_families(IPPROTO_TCP, 1u << TCP_BOUND_INACTIVE, &t->bound_inactive);
+}
+
+int truth__read_udp(struct cp_local_list *out)
+{
+	out->n = 0;
+	return diag_both_families(IPPROTO_UDP, ~0u, out);
 }

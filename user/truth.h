@@ -1,22 +1,37 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* truth.h: the kernel's own view of one netns's TCP sockets (iter/tcp and INET_DIAG). */
+/* truth.h: the kernel's own view of one netns's sockets: iter/tcp records, and INET_DIAG
+ * dumps of what the iterator cannot see (bound-only TCP sockets, UDP sockets). */
 #ifndef CP_TRUTH_H
 #define CP_TRUTH_H
 
 #include <stddef.h>
 #include "connpressure.h"
-#include "limits.h"
+
+/* A local (address, port), address as v4-mapped IPv6 for IPv4. */
+struct cp_local {
+	__u8  addr[16];
+	__u16 port;
+};
+
+struct cp_local_list {
+	struct cp_local *v;
+	size_t n, cap;
+};
 
 struct cp_truth {
-	struct cp_iter_rec *recs;	/* every TCP socket but request sockets */
+	struct cp_iter_rec *recs;		/* every TCP socket but request sockets */
 	size_t n, cap;
-	struct cp_port_set bound_inactive;	/* bound, never connected nor listening */
+	struct cp_local_list bound_inactive;	/* TCP: bound, never connected nor listening */
 };
 
 /* Read one pass of the iterator (iter_fd from loader__iter_fd(), closed here). */
 int truth__read_iter(int iter_fd, struct cp_truth *t);
 /* Bound-only TCP sockets of the calling thread's netns (Linux 6.7+; none before). */
 int truth__read_bound_inactive(struct cp_truth *t);
+/* Local (address, port) of every UDP socket holding a port in the calling thread's netns. */
+int truth__read_udp(struct cp_local_list *out);
 void truth__free(struct cp_truth *t);
+int local_list__add(struct cp_local_list *l, const __u8 addr[16], __u16 port);
+void local_list__free(struct cp_local_list *l);
 
 #endif
