@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0
+# Ground truth from `ss -tanH` inside a namespace, grouped the way connpressure defines destinations.
+import ipaddress
+
+STATE_BUCKET = {
+    "ESTAB": "established",
+    "SYN-SENT": "syn_sent",
+    "TIME-WAIT": "time_wait",
+    "FIN-WAIT-1": "other",
+    "FIN-WAIT-2": "other",
+    "CLOSE-WAIT": "other",
+    "LAST-ACK": "other",
+    "CLOSING": "other",
+}
+BUCKETS = ("established", "syn_sent", "time_wait", "other")
+
+
+def norm_addr(a):
+    """Normalise an address the way the tool prints it: v4-mapped IPv6 as IPv4, IPv6 compressed."""
+    a = a.strip("[]")
+    if "%" in a:
+        a = a.split("%", 1)[0]
+    ip = ipaddress.ip_address(a)
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+def split_hostport(s):
+    host, port = s.rsplit(":", 1)
+    return host, port
+
+
+def rows(ns):
+    """All TCP sockets in the namespace: list of dicts state, laddr, lport, raddr, rport."""
+    out = ns.run(["ss", "-tanH"]).stdout
+    result = []
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) < 5:
+            continue
+        state = f[0]
+        lh, lp = split_hostport(f[3])
+        rh, rp = split_hostport(f[4])
+        if lp == "*" or rp == "*":
+            result.append({"state": state, "laddr": lh, "lport": None, "raddr": rh, "rport": None})
+            continue
+        result.append({"state": state, "laddr": norm_addr(lh), "lport": int(lp),
+                       "raddr": norm_addr(rh), "rport": int(rp)})
+    return result
+
+
+def listen_ports(all_rows):
+    return {r["lport"] for r in all_rows if r["state"] == "LISTEN" and r["lport"] is not None}
+
+
+def empty_view():
+    return {"in_use": 0, "states": {b: 0 for b in BUCKETS}}
+
+
+def truth(ns, port_range=None, exclude_lports=()):
+    """{(saddr, daddr, dport): {"in_use": n, "states": {...}}} for client sockets whose local port
+    lies in the ephemeral range. Sockets whose local port is a listening port (accepted sockets)
+    and ports in exclude_lports (bind()-chosen ports the test knows of) are left out."""
+    lo, hi = port_range or ns.port_range
+    all_rows = rows(ns)
+    lports = listen_ports(all_rows) | set(exclude_lports)
+    result = {}
+    for r in all_rows:
+        if r["state"] in ("LISTEN", "SYN-RECV", "UNCONN") or r["lport"] is None:
+            continue
+        if not (lo <= r["lport"] <= hi) or r["lport"] in lports:
+            continue
+        key = (r["laddr"], r["raddr"], r["rport"])
+        v = result.setdefault(key, empty_view())
+        v["in_use"] += 1
+        v["states"][STATE_BUCKET.get(r["state"], "other")] += 1
+    return result
+
+
+def count_state(ns, state, daddr=None, dport=None):
+    n = 0
+    for r in rows(ns):
+        if r["state"] != state:
+            continue
+        if daddr is not None and r["raddr"] != daddr:
+            continue
+        if dport is not None and r["rport"] != dport:
+            continue
+        n += 1
+    return n

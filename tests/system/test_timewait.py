@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: GPL-2.0
+# TIME_WAIT while the tool runs: the hand-off is counted, reuse (tcp_tw_reuse) releases it, and the
+# FIN_WAIT2 substate / CLOSE_WAIT land where ss puts them.
+import time
+
+from lib import ss
+from lib.check import assert_eq, assert_true
+from lib.procs import wait_until
+from lib.tool import all_views, dest_view
+
+LO = "127.0.0.1"
+KEY = (LO, LO, 5000)
+
+
+def reuse_delay(ns):
+    """tcp_tw_reuse_delay in seconds (1 s on kernels without the sysctl)."""
+    try:
+        return int(ns.sysctl("net.ipv4.tcp_tw_reuse_delay")) / 1000.0
+    except Exception:
+        return 1.0
+
+
+def fill_and_close(ns, w):
+    r = w.connect(LO, 5000, n=10)
+    assert_eq(len(r["conns"]), 10, "workload: 10 connections fill the range")
+    w.close([c["id"] for c in r["conns"]], order="client_first")
+    assert_true(wait_until(lambda: ss.count_state(ns, "TIME-WAIT", LO, 5000) == 10, 3),
+                "ss: 10 TIME-WAIT sockets after the client closed first (precondition)",
+                ns.run(["ss", "-tan"]).stdout)
+
+
+def reuse(ctx, ns, w, t):
+    time.sleep(reuse_delay(ns) + 0.3)
+    m = t.mark()
+    r = w.connect(LO, 5000, n=4)
+    assert_eq((len(r["conns"]), r["errors"]), (4, []),
+              "kernel: 4 connects reuse TIME_WAIT tuples (tcp_tw_reuse=1, timestamps on)")
+    truth = ss.truth(ns)
+    assert_eq(truth[KEY]["states"], {"established": 4, "syn_sent": 0, "time_wait": 6, "other": 0},
+              "ss after reuse (precondition)")
+    t.wait_value(lambda d: dest_view(d, ns.name, *KEY), truth[KEY],
+                 "in_use/states after TIME_WAIT reuse vs ss", timeout=5, since=m)
+
+
+def test_time_wait_counted_while_running(ctx):
+    ns = ctx.netns()
+    w = ctx.workload(ns, comm="cpt-tw")
+    w.listen(5000)
+    t = ctx.tool(ns)
+    fill_and_close(ns, w)
+    truth = ss.truth(ns)
+    t.wait_value(lambda d: dest_view(d, ns.name, *KEY), truth[KEY],
+                 "in_use/states after 10 client-first closes vs ss", timeout=5)
+
+
+def test_time_wait_released_on_reuse(ctx):
+    ns = ctx.netns(sysctls={"net.ipv4.tcp_tw_reuse": "1"})
+    w = ctx.workload(ns, comm="cpt-tw")
+    w.listen(5000)
+    t = ctx.tool(ns)
+    fill_and_close(ns, w)
+    t.wait_value(lambda d: dest_view(d, ns.name, *KEY), ss.truth(ns)[KEY],
+                 "TIME_WAIT before reuse vs ss", timeout=5)
+    reuse(ctx, ns, w, t)
+
+
+def test_seeded_time_wait_released_on_reuse(ctx):
+    ns = ctx.netns(sysctls={"net.ipv4.tcp_tw_reuse": "1"})
+    w = ctx.workload(ns, comm="cpt-tw")
+    w.listen(5000)
+    fill_and_close(ns, w)
+    truth = ss.truth(ns)
+    t = ctx.tool(ns)
+    first = t.all_docs()[0]
+    assert_eq(dest_view(first, ns.name, *KEY), truth[KEY], "first document (seeded) vs ss")
+    reuse(ctx, ns, w, t)
+
+
+def test_fin_wait2_and_close_wait_are_other(ctx):
+    """Client closed but server did not: the client's socket is a FIN_WAIT2 timewait (ss:
+    FIN-WAIT-2). Server closed but client did not: CLOSE-WAIT. Both hold the port (in_use) and
+    ss puts them outside TIME-WAIT, so states.other (reading: states follow what ss shows)."""
+    ns = ctx.netns()
+    w = ctx.workload(ns, comm="cpt-half")
+    w.listen(5000)
+    t = ctx.tool(ns)
+    r = w.connect(LO, 5000, n=4)
+    ids = [c["id"] for c in r["conns"]]
+    w.close(ids[:1], order="client_only")
+    w.close(ids[1:2], order="server_only")
+    ok = wait_until(lambda: (ss.count_state(ns, "FIN-WAIT-2", LO, 5000),
+                             ss.count_state(ns, "CLOSE-WAIT", LO, 5000)) == (1, 1), 3)
+    assert_true(ok, "ss: one FIN-WAIT-2 and one CLOSE-WAIT client socket (precondition)",
+                ns.run(["ss", "-tan"]).stdout)
+    truth = ss.truth(ns)
+    assert_eq(truth[KEY], {"in_use": 4, "states": {"established": 2, "syn_sent": 0,
+                                                   "time_wait": 0, "other": 2}}, "ss view")
+    t.wait_value(lambda d: dest_view(d, ns.name, *KEY), truth[KEY],
+                 "streaming: in_use/states with FIN_WAIT2 and CLOSE_WAIT vs ss", timeout=5)
+    doc = ctx.once(ns)
+    assert_eq(all_views(doc, ns.name), truth, "--once (seeded): destinations vs ss")
