@@ -54,29 +54,74 @@ def snapshot():
     return {"progs": progs, "links": links, "cgroup": cg}
 
 
-def ours_since(before, now=None):
-    """Human-readable list of connpressure programs/links/cgroup attachments present now but not
-    in `before`."""
+def fd_refs(only_pid=None):
+    """{pid: (prog ids, link ids)} that live processes hold through file descriptors (bpf-prog
+    fds, and bpf_link fds with the program they link)."""
+    refs = {}
+    pids = [only_pid] if only_pid else [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    for pid in pids:
+        progs, links = set(), set()
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if "bpf-prog" not in target and "bpf_link" not in target:
+                    continue
+                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                    info = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+            except OSError:
+                continue
+            if "prog_id" in info:
+                progs.add(int(info["prog_id"]))
+            if "link_id" in info:
+                links.add(int(info["link_id"]))
+        if progs or links:
+            refs[pid] = (progs, links)
+    return refs
+
+
+def ours_since(before, now=None, held_by=None, exclude_held=False):
+    """connpressure programs/links/cgroup attachments present now but not in `before`, as
+    human-readable strings. held_by=PID: only those that process holds. exclude_held: leave out
+    what any live process holds (other connpressure instances running on this machine)."""
     now = now or snapshot()
+    prog_ok = link_ok = None
+    if held_by is not None:
+        progs, links = fd_refs(held_by).get(held_by, (set(), set()))
+        prog_ok = lambda i: i in progs       # noqa: E731
+        link_ok = lambda i: i in links       # noqa: E731
+    elif exclude_held:
+        held_p, held_l = set(), set()
+        for progs, links in fd_refs().values():
+            held_p |= progs
+            held_l |= links
+        held_p |= {now["links"].get(l) for l in held_l}
+        prog_ok = lambda i: i not in held_p  # noqa: E731
+        link_ok = lambda i: i not in held_l  # noqa: E731
     found = []
     for pid, name in now["progs"].items():
-        if pid not in before["progs"] and is_ours(name):
+        if pid not in before["progs"] and is_ours(name) and (not prog_ok or prog_ok(pid)):
             found.append(f"prog {pid} {name}")
     for lid, prog_id in now["links"].items():
-        if lid not in before["links"] and is_ours(now["progs"].get(prog_id, "")):
+        if (lid not in before["links"] and is_ours(now["progs"].get(prog_id, ""))
+                and (not link_ok or link_ok(lid))):
             found.append(f"link {lid} -> prog {prog_id} {now['progs'].get(prog_id)}")
     for key, name in now["cgroup"].items():
-        if key not in before["cgroup"] and is_ours(name):
+        if key not in before["cgroup"] and is_ours(name) and (not prog_ok or prog_ok(key[2])):
             found.append(f"cgroup {key[0]} {key[1]} prog {key[2]} {name}")
     return found
 
 
 def leftovers(before, grace=3.0):
-    """connpressure objects still present after its exit (the kernel frees them asynchronously:
-    poll for `grace` seconds)."""
+    """connpressure objects still present after its exit that no live process holds (other
+    connpressure instances may run at the same time). The kernel frees them asynchronously: poll
+    for `grace` seconds."""
     deadline = time.monotonic() + grace
     while True:
-        left = ours_since(before)
+        left = ours_since(before, exclude_held=True)
         if not left or time.monotonic() >= deadline:
             return left
         time.sleep(0.1)

@@ -89,3 +89,15 @@ def count_state(ns, state, daddr=None, dport=None):
             continue
         n += 1
     return n
+
+
+def netstat(ns, group, field):
+    """A counter from /proc/net/netstat or /proc/net/snmp inside the namespace (e.g. TcpExt
+    TWRecycled), or None."""
+    for path in ("/proc/net/netstat", "/proc/net/snmp"):
+        lines = ns.run(["cat", path]).stdout.splitlines()
+        for names, values in zip(lines[::2], lines[1::2]):
+            n, v = names.split(), values.split()
+            if n and n[0] == f"{group}:" and field in n:
+                return int(v[n.index(field)])
+    return None

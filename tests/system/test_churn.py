@@ -48,6 +48,7 @@ def run_churn(ctx, port_range, rate, duration, settle=0.0, expect_failures=False
         assert_true(sum(s["errors"].get("EADDRNOTAVAIL", 0) for s in stats) > 0,
                     "the churn ran out of ports at least once (precondition)", str(stats))
     truth = stable_truth(ns)
+    ctx.log(f"TcpExt TWRecycled in {ns.name}: {ss.netstat(ns, 'TcpExt', 'TWRecycled')}")
     for daddr, dport in DESTS:
         key = next((k for k in truth if k[1] == daddr and k[2] == dport), None)
         assert_true(key is not None, f"ss shows destination {daddr}:{dport} (precondition)")
@@ -59,8 +60,19 @@ def run_churn(ctx, port_range, rate, duration, settle=0.0, expect_failures=False
         doc = t.wait_value(lambda d: all_views(d, ns.name), truth,
                            "per-destination in_use and states vs ss after churn", timeout=5)
     except AssertionError as e:
+        # Diagnosis only: does the periodic correction (every 10 s by default) repair it later?
+        later = "not even after 12 s more"
+        t0 = time.monotonic()
+        try:
+            t.wait_value(lambda d: all_views(d, ns.name), truth, "later", timeout=12, stable=0)
+            later = f"matched {time.monotonic() - t0 + 5:.1f} s after churn (correction?)"
+        except AssertionError:
+            pass
         last = t.all_docs()[-1]
-        raise AssertionError(f"{e}; lost={fmt(last.get('lost'))}") from None
+        recycled = ss.netstat(ns, "TcpExt", "TWRecycled")
+        raise AssertionError(f"{e}; lost={fmt(last.get('lost'))}; {later}; kernel reused "
+                             f"{recycled} TIME_WAIT tuples during the churn (TcpExt TWRecycled)"
+                             ) from None
     ctx.log(f"lost: {doc.get('lost')}")
     want = [s["errors"].get("EADDRNOTAVAIL", 0) for s in stats]
     got = [max([sum(f.get("total", 0) for f in failures(d, ns.name, pid=c.pid))

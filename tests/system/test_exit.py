@@ -11,7 +11,7 @@ def exit_by_signal(ctx, sig):
     before = bpfstate.snapshot()
     ns = ctx.netns()
     t = ctx.tool(ns)
-    running = bpfstate.ours_since(before)
+    running = bpfstate.ours_since(before, held_by=t.proc.pid)
     assert_true(running, "connpressure's programs are visible while it runs "
                 "(else the leftover check below proves nothing)")
     rc = t.stop(sig, timeout=5)
