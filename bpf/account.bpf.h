@@ -191,14 +191,17 @@ static __always_inline void release_port(struct cp_sock_state *st, bool handoff)
 
 /* One state change of an accounted socket, whichever hook saw it. */
 static __always_inline void account_transition(struct cp_sock_state *st, int oldstate,
-					       int newstate, bool bindport_locked)
+					       int newstate, bool bindport_locked, int sk_err)
 {
 	__u8 bucket;
 
 	if (st->released)
 		return;
 	if (newstate == BPF_TCP_CLOSE) {
-		bool handoff = oldstate == BPF_TCP_FIN_WAIT2 || oldstate == BPF_TCP_CLOSING;
+		/* FIN_WAIT2/CLOSING -> CLOSE hands the 4-tuple to a TIME_WAIT socket
+		 * (tcp_time_wait()), unless a reset closed it (sk_err set by tcp_reset()). */
+		bool handoff = (oldstate == BPF_TCP_FIN_WAIT2 || oldstate == BPF_TCP_CLOSING) &&
+			       !sk_err;
 
 		/* A port bind() took explicitly stays with the socket until it is destroyed. */
 		if (st->role == CP_ROLE_BIND && !handoff && bindport_locked)
@@ -236,36 +239,35 @@ static __always_inline void adopt_connect(struct cp_sock_state *st, const struct
 	holder_add(st, 1);
 }
 
-static __always_inline void record_failure(const struct sock *sk, int err)
+/* Count one failure of the calling process; announce only the first of each key. */
+static __always_inline void count_failure(struct cp_fail_key *key)
 {
-	struct cp_fail_key key = {};
 	struct cp_fail_val zero = {}, *v;
 	struct cp_event *ev;
 	long ret;
 
-	dest_key_from_sk(&key.dest, sk);
-	key.pid = bpf_get_current_pid_tgid() >> 32;
-	key.err = err;
-	v = bpf_map_lookup_elem(&failures, &key);
+	key->pid = bpf_get_current_pid_tgid() >> 32;
+	v = bpf_map_lookup_elem(&failures, key);
 	if (!v) {
 		bpf_get_current_comm(zero.comm, sizeof(zero.comm));
-		ret = bpf_map_update_elem(&failures, &key, &zero, BPF_NOEXIST);
+		ret = bpf_map_update_elem(&failures, key, &zero, BPF_NOEXIST);
 		if (ret && ret != -EEXIST) {
 			counter_inc(CP_CNT_MAP_FULL);
 			return;
 		}
-		v = bpf_map_lookup_elem(&failures, &key);
+		v = bpf_map_lookup_elem(&failures, key);
 		if (!v)
 			return;
-		/* Announce the first failure of this key only: the count lives in the map. */
+		/* The count lives in the map: the ring buffer only hears of new keys, so a
+		 * storm of failures cannot flood it. */
 		ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 		if (ev) {
 			ev->ts_ns = bpf_ktime_get_ns();
 			ev->type = CP_EV_FAILURE;
-			ev->pid = key.pid;
-			ev->err = err;
+			ev->pid = key->pid;
+			ev->err = key->err;
 			ev->pad = 0;
-			ev->dest = key.dest;
+			ev->dest = key->dest;
 			__builtin_memcpy(ev->comm, zero.comm, sizeof(ev->comm));
 			bpf_ringbuf_submit(ev, 0);
 		} else {
@@ -274,6 +276,16 @@ static __always_inline void record_failure(const struct sock *sk, int err)
 	}
 	__sync_fetch_and_add(&v->count, 1);
 	v->last_ns = bpf_ktime_get_ns();
+}
+
+/* A TCP connect() to sk's destination failed with err. */
+static __always_inline void record_failure(const struct sock *sk, int err)
+{
+	struct cp_fail_key key = {};
+
+	dest_key_from_sk(&key.dest, sk);
+	key.err = err;
+	count_failure(&key);
 }
 
 #endif /* CP_ACCOUNT_BPF_H */

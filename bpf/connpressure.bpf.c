@@ -23,6 +23,14 @@ static __always_inline __u32 current_pid(void)
 	return bpf_get_current_pid_tgid() >> 32;
 }
 
+/* A reset sets sk_err before tcp_done(): no TIME_WAIT socket follows that CLOSE. */
+static __always_inline int sk_error(struct bpf_sock *bsk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(bsk);
+
+	return tp ? BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.sk_err) : 0;
+}
+
 static __always_inline bool bindport_locked(const struct sock *sk)
 {
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks) & SOCK_BINDPORT_LOCK;
@@ -81,7 +89,7 @@ int handle_sockops(struct bpf_sock_ops *ctx)
 			return 1;
 		st = state_of(bsk, false);
 		if (st)
-			account_transition(st, ctx->args[0], ctx->args[1], false);
+			account_transition(st, ctx->args[0], ctx->args[1], false, sk_error(bsk));
 	}
 	return 1;
 }
@@ -148,8 +156,9 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 		return 0;
 	/* SYN_SENT -> CLOSE with no local port: inet_hash_connect() found none free.
 	 * Process context, so the pid is the caller of connect(). */
+	/* The tracepoint fires after inet_put_port() cleared skc_num: inet_sport stays. */
 	if (oldstate == BPF_TCP_SYN_SENT && newstate == BPF_TCP_CLOSE &&
-	    sk->__sk_common.skc_num == 0) {
+	    BPF_CORE_READ((struct inet_sock *)sk, inet_sport) == 0) {
 		record_failure(sk, EADDRNOTAVAIL);
 		return 0;
 	}
@@ -170,7 +179,7 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 	}
 	if (st->via_sockops || st->role == CP_ROLE_NONE)
 		return 0;
-	account_transition(st, oldstate, newstate, bindport_locked(sk));
+	account_transition(st, oldstate, newstate, bindport_locked(sk), sk->sk_err);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "connpressure.h"
+#include "arming.h"
 #include "cli.h"
 #include "log.h"
 
@@ -25,6 +26,11 @@ static const char usage[] =
 "                          a pid, or a name under /run/netns\n"
 "      --correct-every SECONDS\n"
 "                          check the TIME_WAIT model against the kernel (default 10)\n"
+"      --arm-syscalls      keep the syscall hooks armed (UDP EAGAIN and bind(0)\n"
+"                          EADDRINUSE failures; they slow every syscall a little)\n"
+"      --no-auto-arm       never arm them (default: armed while a bind/UDP\n"
+"                          pressure is at or above --arm-threshold)\n"
+"      --arm-threshold F   pressure that arms them (default 0.8)\n"
 "      --btf PATH          kernel BTF to use (default /sys/kernel/btf/vmlinux)\n"
 "      --max-dests N       destinations tracked in the kernel (default 16384)\n"
 "      --max-holders N     (destination, process) pairs tracked (default 16384)\n"
@@ -39,7 +45,7 @@ static const char usage[] =
 
 enum {
 	OPT_ONCE = 256, OPT_CORRECT, OPT_BTF, OPT_MAX_DESTS, OPT_MAX_HOLDERS,
-	OPT_MAX_TW, OPT_MAX_BINDS, OPT_MAX_FAILURES,
+	OPT_MAX_TW, OPT_MAX_BINDS, OPT_MAX_FAILURES, OPT_ARM, OPT_NO_AUTO_ARM, OPT_ARM_THRESHOLD,
 };
 
 static const struct option long_opts[] = {
@@ -49,6 +55,9 @@ static const struct option long_opts[] = {
 	{ "netns", required_argument, NULL, 'n' },
 	{ "correct-every", required_argument, NULL, OPT_CORRECT },
 	{ "btf", required_argument, NULL, OPT_BTF },
+	{ "arm-syscalls", no_argument, NULL, OPT_ARM },
+	{ "no-auto-arm", no_argument, NULL, OPT_NO_AUTO_ARM },
+	{ "arm-threshold", required_argument, NULL, OPT_ARM_THRESHOLD },
 	{ "max-dests", required_argument, NULL, OPT_MAX_DESTS },
 	{ "max-holders", required_argument, NULL, OPT_MAX_HOLDERS },
 	{ "max-tw", required_argument, NULL, OPT_MAX_TW },
@@ -104,6 +113,8 @@ int cli__parse(int argc, char **argv, struct cp_config *cfg)
 		.max_tw = CP_DEF_MAX_TW,
 		.max_binds = CP_DEF_MAX_BINDS,
 		.max_failures = CP_DEF_MAX_FAILURES,
+		.arm_mode = CP_ARM_AUTO,
+		.arm_threshold = 0.8,
 	};
 	opterr = 0;
 	optind = 1;
@@ -135,6 +146,24 @@ int cli__parse(int argc, char **argv, struct cp_config *cfg)
 		case OPT_CORRECT:
 			err = parse_seconds("--correct-every", optarg, 1, &cfg->correct_every);
 			break;
+		case OPT_ARM:
+			cfg->arm_mode = CP_ARM_ALWAYS;
+			break;
+		case OPT_NO_AUTO_ARM:
+			cfg->arm_mode = CP_ARM_NEVER;
+			break;
+		case OPT_ARM_THRESHOLD: {
+			char *end;
+
+			cfg->arm_threshold = strtod(optarg, &end);
+			if (end == optarg || *end || !(cfg->arm_threshold > 0 &&
+						       cfg->arm_threshold <= 10)) {
+				log_err("--arm-threshold: '%s' is not a pressure between 0 and 10",
+					optarg);
+				err = -EINVAL;
+			}
+			break;
+		}
 		case OPT_BTF:
 			cfg->btf_path = optarg;
 			break;

@@ -16,6 +16,8 @@ struct cp_config {
 	const char *netns;		/* "all", a path, a pid or a name under /run/netns */
 	const char *btf_path;		/* NULL: the running kernel's */
 	int verbose;
+	int arm_mode;			/* enum cp_arm_mode */
+	double arm_threshold;		/* bind/UDP pressure that arms the syscall hooks */
 	__u32 max_dests, max_holders, max_tw, max_binds, max_failures;
 };
 

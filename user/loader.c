@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include "connpressure.h"
 #include "connpressure.skel.h"
+#include "syscalls.skel.h"
 #include "loader.h"
 #include "log.h"
 
@@ -128,6 +129,62 @@ static int attach_cgroup(struct loader *ld, struct bpf_program *prog, struct bpf
 	return 0;
 }
 
+/* The syscall object shares every map it has in common with the main one. Loaded now (it
+ * costs nothing until attached); a kernel without syscall tracepoints only loses the
+ * failures they report. */
+static void load_syscalls(struct loader *ld, const struct cp_config *cfg)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
+	struct syscalls_bpf *sys = syscalls_bpf__open_opts(&opts);
+	struct bpf_map *map, *shared;
+	int err;
+
+	if (!sys) {
+		log_warn("syscall hooks unavailable (%s): UDP and bind() failures are not reported",
+			 strerror(errno));
+		return;
+	}
+	bpf_object__for_each_map(map, sys->obj) {
+		shared = bpf_object__find_map_by_name(ld->skel->obj, bpf_map__name(map));
+		if (shared && bpf_map__reuse_fd(map, bpf_map__fd(shared))) {
+			log_warn("syscall hooks: sharing map %s failed", bpf_map__name(map));
+			syscalls_bpf__destroy(sys);
+			return;
+		}
+	}
+	err = syscalls_bpf__load(sys);
+	if (err) {
+		log_warn("syscall hooks unavailable (%s): UDP and bind() failures are not reported",
+			 strerror(-err));
+		syscalls_bpf__destroy(sys);
+		return;
+	}
+	ld->sys = sys;
+}
+
+int loader__arm_syscalls(struct loader *ld, bool on)
+{
+	int err;
+
+	if (!ld->sys)
+		return -ENOTSUP;
+	if (on == ld->sys_armed)
+		return 0;
+	if (!on) {
+		syscalls_bpf__detach(ld->sys);
+		ld->sys_armed = false;
+		return 0;
+	}
+	err = syscalls_bpf__attach(ld->sys);
+	if (err) {
+		syscalls_bpf__detach(ld->sys);
+		log_warn("arming syscall hooks: %s", strerror(-err));
+		return err;
+	}
+	ld->sys_armed = true;
+	return 0;
+}
+
 int loader__start(struct loader *ld, const struct cp_config *cfg)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
@@ -176,6 +233,7 @@ int loader__start(struct loader *ld, const struct cp_config *cfg)
 		err = attach_cgroup(ld, skel->progs.handle_post_bind6, &skel->links.handle_post_bind6);
 	if (err)
 		goto out_destroy;
+	load_syscalls(ld, cfg);
 	return 0;
 
 out_destroy:
@@ -189,6 +247,9 @@ out_close_cgroup:
 
 void loader__stop(struct loader *ld)
 {
+	syscalls_bpf__destroy(ld->sys);
+	ld->sys = NULL;
+	ld->sys_armed = false;
 	connpressure_bpf__destroy(ld->skel);	/* destroys every link the skeleton holds */
 	ld->skel = NULL;
 	if (ld->cgroup_fd >= 0)
@@ -213,20 +274,32 @@ int loader__read_counters(const struct loader *ld, __u64 out[], int n)
 	return 0;
 }
 
-int loader__read_lost(const struct loader *ld, struct cp_lost *lost)
+/* Runs the kernel skipped because the program was already running on that CPU. */
+static __u64 recursion_misses(struct bpf_object *obj)
 {
-	__u64 cnt[CP_CNT_MAX];
 	struct bpf_program *prog;
-	int err;
+	__u64 sum = 0;
 
-	memset(lost, 0, sizeof(*lost));
-	bpf_object__for_each_program(prog, ld->skel->obj) {
+	bpf_object__for_each_program(prog, obj) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 
-		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
-			lost->recursion_misses += info.recursion_misses;
+		if (bpf_program__fd(prog) >= 0 &&
+		    bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
+			sum += info.recursion_misses;
 	}
+	return sum;
+}
+
+int loader__read_lost(const struct loader *ld, struct cp_lost *lost)
+{
+	__u64 cnt[CP_CNT_MAX];
+	int err;
+
+	memset(lost, 0, sizeof(*lost));
+	lost->recursion_misses = recursion_misses(ld->skel->obj);
+	if (ld->sys)
+		lost->recursion_misses += recursion_misses(ld->sys->obj);
 	err = loader__read_counters(ld, cnt, CP_CNT_MAX);
 	if (err)
 		return err;

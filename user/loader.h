@@ -7,9 +7,12 @@
 #include "cli.h"
 
 struct connpressure_bpf;
+struct syscalls_bpf;
 
 struct loader {
 	struct connpressure_bpf *skel;
+	struct syscalls_bpf *sys;	/* loaded, attached only while armed; NULL if unusable */
+	bool sys_armed;
 	int cgroup_fd;
 	char cgroup_path[256];
 };
@@ -27,6 +30,8 @@ int loader__check_host(const struct cp_config *cfg);
 int loader__start(struct loader *ld, const struct cp_config *cfg);
 void loader__stop(struct loader *ld);
 
+/* Attach or detach the syscall tracepoints (UDP/bind failures); -ENOTSUP if unusable. */
+int loader__arm_syscalls(struct loader *ld, bool on);
 int loader__read_counters(const struct loader *ld, __u64 out[], int n);
 int loader__read_lost(const struct loader *ld, struct cp_lost *lost);
 /* A new iter/tcp file descriptor, scoped to the calling thread's netns. */

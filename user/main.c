@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "connpressure.skel.h"
+#include "arming.h"
 #include "cli.h"
 #include "collector.h"
 #include "loader.h"
@@ -81,6 +82,7 @@ static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots)
 	struct collector_opts copts = { .cfg = cfg, .roots = *roots };
 	struct ring_buffer *rb = NULL;
 	struct collector *col = NULL;
+	struct arm_policy policy;
 	struct cp_snapshot snap;
 	struct loader ld;
 	double next;
@@ -102,12 +104,22 @@ static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots)
 		log_err("opening the ring buffer: %s", strerror(-err));
 		goto out_free;
 	}
+	arm_policy__init(&policy, cfg->arm_mode, cfg->arm_threshold);
+	if (cfg->arm_mode == CP_ARM_ALWAYS && loader__arm_syscalls(&ld, true))
+		log_warn("--arm-syscalls: the syscall hooks are not available on this kernel");
 	next = mono_seconds();
 	for (bool first = true; !exiting; first = false) {
 		err = collector__collect(col, &snap);
 		if (err && first)
 			goto out_free;		/* nothing could be shown: say so and stop */
 		if (!err) {
+			const char *reason;
+			bool want = arm_policy__want(&policy, &snap, mono_seconds(), &reason);
+
+			loader__arm_syscalls(&ld, want);
+			snap.syscalls.available = ld.sys != NULL;
+			snap.syscalls.armed = ld.sys_armed;
+			snap.syscalls.reason = ld.sys_armed ? reason : NULL;
 			if (clear)
 				fputs("\033[H\033[J", stdout);
 			if (render->snapshot(stdout, &snap)) {

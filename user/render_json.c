@@ -29,7 +29,7 @@ static void json_addr(FILE *out, const __u8 a[16])
 
 static void dest_fields(FILE *out, const struct cp_dest_key *k)
 {
-	fputs("\"proto\":\"tcp\",\"saddr\":", out);
+	fprintf(out, "\"proto\":\"%s\",\"saddr\":", k->proto == 17 ? "udp" : "tcp");
 	json_addr(out, k->saddr);
 	fputs(",\"daddr\":", out);
 	json_addr(out, k->daddr);
@@ -130,8 +130,15 @@ static int json_snapshot(FILE *out, const struct cp_snapshot *s)
 {
 	fprintf(out, "{\"schema\":1,\"ts\":%.3f,\"interval_seconds\":%.3f,"
 		"\"lost\":{\"recursion_misses\":%llu,\"map_full\":%llu,\"ringbuf_drops\":%llu},"
-		"\"netns\":[", s->ts, s->interval, (unsigned long long)s->lost.recursion_misses,
-		(unsigned long long)s->lost.map_full, (unsigned long long)s->lost.ringbuf_drops);
+		"\"hooks\":{\"syscalls\":{\"available\":%s,\"armed\":%s,\"reason\":",
+		s->ts, s->interval, (unsigned long long)s->lost.recursion_misses,
+		(unsigned long long)s->lost.map_full, (unsigned long long)s->lost.ringbuf_drops,
+		s->syscalls.available ? "true" : "false", s->syscalls.armed ? "true" : "false");
+	if (s->syscalls.reason)
+		json_string(out, s->syscalls.reason, 16);
+	else
+		fputs("null", out);
+	fputs("}},\"netns\":[", out);
 	for (size_t i = 0; i < s->n_netns; i++) {
 		if (i)
 			fputc(',', out);

@@ -59,8 +59,11 @@ static int table_snapshot(FILE *out, const struct cp_snapshot *s)
 	char when[32];
 
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
-	fprintf(out, "connpressure %s  %zu netns  lost: misses %llu, map full %llu, ringbuf %llu\n",
-		when, s->n_netns, (unsigned long long)s->lost.recursion_misses,
+	fprintf(out, "connpressure %s  %zu netns  syscall hooks %s  lost %llu/%llu/%llu\n",
+		when, s->n_netns, !s->syscalls.available ? "n/a" :
+		s->syscalls.armed ? (s->syscalls.reason && !strcmp(s->syscalls.reason, "flag") ?
+				     "armed" : "armed (pressure)") : "off",
+		(unsigned long long)s->lost.recursion_misses,
 		(unsigned long long)s->lost.map_full, (unsigned long long)s->lost.ringbuf_drops);
 	for (size_t i = 0; i < s->n_netns; i++) {
 		const struct cp_netns_snap *ns = &s->netns[i];

@@ -71,6 +71,11 @@ struct cp_snapshot {
 	double ts;			/* unix time */
 	double interval;		/* seconds this snapshot covers */
 	struct cp_lost lost;
+	struct {
+		bool available;		/* the kernel has the syscall tracepoints */
+		bool armed;		/* attached now */
+		const char *reason;	/* "flag", "pressure" or NULL */
+	} syscalls;
 	struct cp_netns_snap *netns;
 	size_t n_netns;
 };

@@ -6,6 +6,7 @@ STATE_BUCKET = {
     "ESTAB": "established",
     "SYN-SENT": "syn_sent",
     "TIME-WAIT": "time_wait",
+    "TIMEWAIT-FIN-WAIT-2": "time_wait",    # a timewait socket in its FIN_WAIT2 substate
     "FIN-WAIT-1": "other",
     "FIN-WAIT-2": "other",
     "CLOSE-WAIT": "other",
@@ -33,13 +34,18 @@ def split_hostport(s):
 
 def rows(ns):
     """All TCP sockets in the namespace: list of dicts state, laddr, lport, raddr, rport."""
-    out = ns.run(["ss", "-tanH"]).stdout
+    # -o shows the timer: a timewait socket still in its FIN_WAIT2 substate is listed as
+    # FIN-WAIT-2 but with timer:(timewait,...). The kernel counts it as TIME_WAIT (sockstat
+    # "tw", tcp_max_tw_buckets), and so does connpressure.
+    out = ns.run(["ss", "-tanoH"]).stdout
     result = []
     for line in out.splitlines():
         f = line.split()
         if len(f) < 5:
             continue
         state = f[0]
+        if "timer:(timewait" in line and state != "TIME-WAIT":
+            state = "TIMEWAIT-" + state     # e.g. TIMEWAIT-FIN-WAIT-2
         lh, lp = split_hostport(f[3])
         rh, rp = split_hostport(f[4])
         if lp == "*" or rp == "*":

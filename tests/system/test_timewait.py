@@ -76,10 +76,11 @@ def test_seeded_time_wait_released_on_reuse(ctx):
     reuse(ctx, ns, w, t)
 
 
-def test_fin_wait2_and_close_wait_are_other(ctx):
-    """Client closed but server did not: the client's socket is a FIN_WAIT2 timewait (ss:
-    FIN-WAIT-2). Server closed but client did not: CLOSE-WAIT. Both hold the port (in_use) and
-    ss puts them outside TIME-WAIT, so states.other (reading: states follow what ss shows)."""
+def test_fin_wait2_substate_is_time_wait_close_wait_is_other(ctx):
+    """Client closed but server did not: the client's socket became a timewait socket in its
+    FIN_WAIT2 substate (ss: FIN-WAIT-2 with timer:(timewait,...)); the kernel counts it as
+    TIME_WAIT (sockstat tw, tcp_max_tw_buckets), so states.time_wait. Server closed but client
+    did not: CLOSE-WAIT, states.other. Both hold the port (in_use)."""
     ns = ctx.netns()
     w = ctx.workload(ns, comm="cpt-half")
     w.listen(5000)
@@ -88,14 +89,14 @@ def test_fin_wait2_and_close_wait_are_other(ctx):
     ids = [c["id"] for c in r["conns"]]
     w.close(ids[:1], order="client_only")
     w.close(ids[1:2], order="server_only")
-    ok = wait_until(lambda: (ss.count_state(ns, "FIN-WAIT-2", LO, 5000),
+    ok = wait_until(lambda: (ss.count_state(ns, "TIMEWAIT-FIN-WAIT-2", LO, 5000),
                              ss.count_state(ns, "CLOSE-WAIT", LO, 5000)) == (1, 1), 3)
-    assert_true(ok, "ss: one FIN-WAIT-2 and one CLOSE-WAIT client socket (precondition)",
-                ns.run(["ss", "-tan"]).stdout)
+    assert_true(ok, "ss: one FIN-WAIT-2 timewait and one CLOSE-WAIT client socket (precondition)",
+                ns.run(["ss", "-tano"]).stdout)
     truth = ss.truth(ns)
     assert_eq(truth[KEY], {"in_use": 4, "states": {"established": 2, "syn_sent": 0,
-                                                   "time_wait": 0, "other": 2}}, "ss view")
+                                                   "time_wait": 1, "other": 1}}, "ss view")
     t.wait_value(lambda d: dest_view(d, ns.name, *KEY), truth[KEY],
-                 "streaming: in_use/states with FIN_WAIT2 and CLOSE_WAIT vs ss", timeout=5)
+                 "streaming: in_use/states with a FIN_WAIT2 timewait and CLOSE_WAIT vs ss", timeout=5)
     doc = ctx.once(ns)
     assert_eq(all_views(doc, ns.name), truth, "--once (seeded): destinations vs ss")
