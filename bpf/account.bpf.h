@@ -14,6 +14,15 @@
 #define EEXIST		17
 #define EADDRNOTAVAIL	99
 
+/* With -n, the one netns to account for (its cookie); 0: every netns. Set by user space
+ * before the hooks are attached. */
+volatile __u64 only_netns;
+
+static __always_inline bool netns_wanted(__u64 cookie)
+{
+	return !only_netns || cookie == only_netns;
+}
+
 static __always_inline void counter_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
@@ -177,6 +186,12 @@ static __always_inline void release_port(struct cp_sock_state *st, bool handoff)
 	if (st->role == CP_ROLE_CONNECT) {
 		if (st->bucket != CP_BUCKET_NONE)
 			bucket_add(&st->dest, st->bucket, -1);
+		if (st->ranged) {
+			struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, &st->dest);
+
+			if (s)
+				__sync_fetch_and_add(&s->ranged, -1);
+		}
 		st->bucket = CP_BUCKET_NONE;
 		if (st->holder_counted)
 			holder_add(st, -1);
@@ -224,6 +239,7 @@ static __always_inline void adopt_connect(struct cp_sock_state *st, const struct
 					  int state, __u32 pid, bool new_port)
 {
 	struct cp_dest_stats zero = {}, *s;
+	__u32 range;
 
 	dest_key_from_sk(&st->dest, sk);
 	st->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
@@ -234,6 +250,13 @@ static __always_inline void adopt_connect(struct cp_sock_state *st, const struct
 		return;		/* counted as map_full; the socket stays uncounted */
 	if (new_port)
 		__sync_fetch_and_add(&s->connects, 1);
+	range = sk_local_port_range(sk);
+	if (range) {	/* counted against the socket's own, narrower range */
+		s->range_lo = range & 0xffff;
+		s->range_hi = range >> 16;
+		__sync_fetch_and_add(&s->ranged, 1);
+		st->ranged = 1;
+	}
 	st->bucket = bucket_of_state(state);
 	bucket_add(&st->dest, st->bucket, 1);
 	holder_add(st, 1);
@@ -285,7 +308,8 @@ static __always_inline void record_failure(const struct sock *sk, int err)
 
 	dest_key_from_sk(&key.dest, sk);
 	key.err = err;
-	count_failure(&key);
+	if (netns_wanted(key.dest.netns_cookie))
+		count_failure(&key);
 }
 
 #endif /* CP_ACCOUNT_BPF_H */

@@ -45,7 +45,7 @@ static __always_inline void on_tcp_connect(struct bpf_sock_ops *ctx)
 	struct tcp_sock *tp;
 	const struct sock *sk;
 
-	if (!bsk)
+	if (!bsk || !netns_wanted(bpf_get_netns_cookie(ctx)))
 		return;
 	tp = bpf_skc_to_tcp_sock(bsk);
 	if (!tp)
@@ -99,7 +99,8 @@ static __always_inline int on_post_bind(struct bpf_sock *ctx, bool v6)
 {
 	struct cp_sock_state *st;
 
-	if (ctx->protocol != IPPROTO_TCP || !ctx->src_port)
+	if (ctx->protocol != IPPROTO_TCP || !ctx->src_port ||
+	    !netns_wanted(bpf_get_netns_cookie(ctx)))
 		return 1;
 	st = state_of(ctx, true);
 	if (!st) {
@@ -165,7 +166,8 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 	st = state_of(sk, newstate == BPF_TCP_LISTEN);
 	if (!st)
 		return 0;
-	if (newstate == BPF_TCP_LISTEN && st->role == CP_ROLE_NONE) {
+	if (newstate == BPF_TCP_LISTEN && st->role == CP_ROLE_NONE &&
+	    netns_wanted(sk_netns_cookie(sk))) {
 		/* listen() without bind() picked its port itself. */
 		dest_key_from_sk(&st->dest, sk);
 		__builtin_memset(st->dest.daddr, 0, sizeof(st->dest.daddr));

@@ -4,10 +4,13 @@
 #define CONNPRESSURE_H
 
 /*
- * Fixed-width kernel types only, no includes: the BPF side gets them from vmlinux.h,
- * user space from <linux/types.h>. Padding is explicit and every key is zeroed before
- * it is filled, because hash maps compare keys byte by byte.
+ * Fixed-width kernel types only: the BPF side gets them from vmlinux.h, user space from
+ * <linux/types.h>. Padding is explicit and every key is zeroed before it is filled,
+ * because hash maps compare keys byte by byte.
  */
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
 
 #define CP_COMM_LEN 16
 #define CP_TW_SECONDS 60	/* TCP_TIMEWAIT_LEN: fixed in the kernel */
@@ -60,6 +63,9 @@ struct cp_dest_stats {
 	__s64 established;
 	__s64 other;
 	__u64 connects;		/* ports handed out by connect() since the tool started */
+	__u16 range_lo;		/* IP_LOCAL_PORT_RANGE of its sockets (last seen); 0: none */
+	__u16 range_hi;
+	__s32 ranged;		/* live sockets that set IP_LOCAL_PORT_RANGE */
 };
 
 /* Ports of one destination held by one process (TIME_WAIT ones are in tw_socks). */
@@ -134,7 +140,8 @@ struct cp_sock_state {
 	__u8  via_sockops;	/* transitions arrive through BPF_SOCK_OPS_STATE_CB */
 	__u8  released;		/* the port was given back: nothing more to count */
 	__u8  holder_counted;	/* holds one unit in holder_ports */
-	__u8  pad[5];
+	__u8  ranged;		/* counted in its destination's `ranged` */
+	__u8  pad[4];
 	char  comm[CP_COMM_LEN];
 };
 
@@ -175,7 +182,7 @@ struct cp_iter_rec {
 #define CP_STATIC_ASSERT _Static_assert
 #endif
 CP_STATIC_ASSERT(sizeof(struct cp_dest_key) == 48, "bpf/user ABI: cp_dest_key");
-CP_STATIC_ASSERT(sizeof(struct cp_dest_stats) == 32, "bpf/user ABI: cp_dest_stats");
+CP_STATIC_ASSERT(sizeof(struct cp_dest_stats) == 40, "bpf/user ABI: cp_dest_stats");
 CP_STATIC_ASSERT(sizeof(struct cp_holder_key) == 56, "bpf/user ABI: cp_holder_key");
 CP_STATIC_ASSERT(sizeof(struct cp_holder_val) == 24, "bpf/user ABI: cp_holder_val");
 CP_STATIC_ASSERT(sizeof(struct cp_tw_key) == 48, "bpf/user ABI: cp_tw_key");

@@ -21,4 +21,15 @@ static __always_inline __u64 sk_netns_cookie(const struct sock *sk)
 	return BPF_CORE_READ(net, net_cookie);
 }
 
+/* IP_LOCAL_PORT_RANGE (Linux 6.3) keeps a per-socket range in inet_sock: lo | hi << 16.
+ * 0 when unset or on kernels without it. */
+static __always_inline __u32 sk_local_port_range(const struct sock *sk)
+{
+	const struct inet_sock *inet = (const struct inet_sock *)sk;
+
+	if (!bpf_core_field_exists(inet->local_port_range))
+		return 0;
+	return BPF_CORE_READ(inet, local_port_range);
+}
+
 #endif /* CP_CORE_FIXES_BPF_H */

@@ -111,6 +111,8 @@ static __always_inline int on_exit(long ret)
 		return 0;
 	proto = BPF_CORE_READ(sk, sk_protocol);
 	key.dest.netns_cookie = sk_netns_cookie(sk);
+	if (!netns_wanted(key.dest.netns_cookie))
+		return 0;
 	key.dest.proto = proto;
 
 	if (call.op == OP_BIND) {

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,11 @@ static const char usage[] =
 "  -i, --interval SECONDS  time between snapshots (default 1; fractions allowed)\n"
 "  -n, --netns SPEC        all (default), a path (/proc/PID/ns/net, /run/netns/X),\n"
 "                          a pid, or a name under /run/netns\n"
+"  -p, --pid PID           only destinations where PID holds ports, and its failures\n"
+"  -4, -6                  only IPv4 / IPv6 rows\n"
+"      --tcp, --udp        only TCP / UDP rows\n"
+"  -d, --dest SPEC         only this destination: ADDR, ADDR:PORT, :PORT, [V6]:PORT\n"
+"  -w, --wide              wide table (full addresses, every state)\n"
 "      --correct-every SECONDS\n"
 "                          check the TIME_WAIT model against the kernel (default 10)\n"
 "      --arm-syscalls      keep the syscall hooks armed (UDP EAGAIN and bind(0)\n"
@@ -46,6 +52,7 @@ static const char usage[] =
 enum {
 	OPT_ONCE = 256, OPT_CORRECT, OPT_BTF, OPT_MAX_DESTS, OPT_MAX_HOLDERS,
 	OPT_MAX_TW, OPT_MAX_BINDS, OPT_MAX_FAILURES, OPT_ARM, OPT_NO_AUTO_ARM, OPT_ARM_THRESHOLD,
+	OPT_TCP, OPT_UDP,
 };
 
 static const struct option long_opts[] = {
@@ -53,6 +60,11 @@ static const struct option long_opts[] = {
 	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "netns", required_argument, NULL, 'n' },
+	{ "pid", required_argument, NULL, 'p' },
+	{ "tcp", no_argument, NULL, OPT_TCP },
+	{ "udp", no_argument, NULL, OPT_UDP },
+	{ "dest", required_argument, NULL, 'd' },
+	{ "wide", no_argument, NULL, 'w' },
 	{ "correct-every", required_argument, NULL, OPT_CORRECT },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "arm-syscalls", no_argument, NULL, OPT_ARM },
@@ -116,9 +128,10 @@ int cli__parse(int argc, char **argv, struct cp_config *cfg)
 		.arm_mode = CP_ARM_AUTO,
 		.arm_threshold = 0.8,
 	};
+	cfg->filter.port = -1;
 	opterr = 0;
 	optind = 1;
-	while (!err && (opt = getopt_long(argc, argv, ":o:i:n:vhV", long_opts, NULL)) != -1) {
+	while (!err && (opt = getopt_long(argc, argv, ":o:i:n:p:d:46wvhV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'o':
 			if (!strcmp(optarg, "table")) {
@@ -129,6 +142,38 @@ int cli__parse(int argc, char **argv, struct cp_config *cfg)
 				log_err("--output: unknown format '%s' (use table or json)", optarg);
 				err = -EINVAL;
 			}
+			break;
+		case 'p': {
+			__u32 pid;
+
+			err = parse_count("--pid", optarg, &pid);
+			cfg->pid = pid;
+			break;
+		}
+		case '4':
+		case '6':
+			if (cfg->filter.family && cfg->filter.family != opt - '0') {
+				log_err("-4 and -6 exclude each other");
+				err = -EINVAL;
+			}
+			cfg->filter.family = opt - '0';
+			break;
+		case OPT_TCP:
+		case OPT_UDP:
+			if (cfg->filter.proto) {
+				log_err("--tcp and --udp exclude each other");
+				err = -EINVAL;
+			}
+			cfg->filter.proto = opt == OPT_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+			break;
+		case 'd':
+			if (filter_parse_dest(optarg, &cfg->filter)) {
+				log_err("--dest: '%s' is not ADDR, ADDR:PORT, :PORT or [V6ADDR]:PORT", optarg);
+				err = -EINVAL;
+			}
+			break;
+		case 'w':
+			cfg->wide = true;
 			break;
 		case OPT_ONCE:
 			cfg->once = true;

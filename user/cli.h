@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <linux/types.h>
+#include "filter.h"
 
 enum cp_output { CP_OUT_TABLE, CP_OUT_JSON };
 
@@ -16,6 +17,9 @@ struct cp_config {
 	const char *netns;		/* "all", a path, a pid or a name under /run/netns */
 	const char *btf_path;		/* NULL: the running kernel's */
 	int verbose;
+	__u32 pid;			/* -p: only that process's destinations and failures */
+	struct cp_filter filter;	/* -4/-6, --tcp/--udp, -d */
+	bool wide;			/* -w: the table's wide layout */
 	int arm_mode;			/* enum cp_arm_mode */
 	double arm_threshold;		/* bind/UDP pressure that arms the syscall hooks */
 	__u32 max_dests, max_holders, max_tw, max_binds, max_failures;

@@ -608,34 +608,29 @@ static int copy_rows(struct cp_addr_usage *u, struct cp_addr_row **rows, size_t 
 	return 0;
 }
 
-static int fill_netns(struct collector *c, struct pass_data *pd, const struct tw_dests *twd,
-		      const struct ns_work *w, struct ns_state *st, struct cp_netns_snap *ns,
-		      double elapsed)
+/* Bind-held and UDP ports of one netns, and the connect() capacity they leave.
+ * held receives every bind-held port (for destinations with their own range). */
+static int fill_ports(const struct pass_data *pd, const struct ns_work *w,
+		      const struct ns_state *st, struct cp_netns_snap *ns, struct cp_port_set *held)
 {
 	struct cp_local_list pairs = {};
-	struct cp_addr_usage *u = malloc(sizeof(*u));
-	size_t i;
+	struct cp_addr_usage *u;
 	int err;
 
+	if (!ns->limits_ok)
+		return 0;
+	u = malloc(sizeof(*u));
 	if (!u)
 		return -ENOMEM;
-	ns->cookie = w->cookie;
-	ns->inum = w->ref->inum;
-	ns->pid = w->ref->pid;
-	snprintf(ns->name, sizeof(ns->name), "%s", w->ref->name);
-	ns->limits = w->limits;
-	ns->limits_ok = !w->limits_err;
-	ns->tw_correction_last = st->corr_last;
-	ns->tw_correction_total = st->corr_total;
-
 	err = bind_pairs(pd, st, w->cookie, &pairs);
-	if (!err && ns->limits_ok)
+	if (!err)
 		err = bindcap__compute(pairs.v, pairs.n, &ns->limits, u);
-	if (!err && ns->limits_ok) {
-		ns->capacity = model_capacity(&ns->limits, &u->held, &ns->bind_held_in_range);
+	if (!err) {
+		*held = u->held;
+		ns->capacity = model_capacity(&ns->limits, held, &ns->bind_held_in_range);
 		copy_rows(u, &ns->binds, &ns->n_binds);
 	}
-	if (!err && ns->limits_ok && !w->udp_err) {
+	if (!err && !w->udp_err) {
 		err = bindcap__compute(w->udp.v, w->udp.n, &ns->limits, u);
 		if (!err) {
 			ns->udp_ok = true;
@@ -648,75 +643,129 @@ static int fill_netns(struct collector *c, struct pass_data *pd, const struct tw
 	}
 	local_list__free(&pairs);
 	free(u);
-	if (err)
-		return err;
+	return err;
+}
 
-	ns->dests = calloc(pd->dests.n + 1, sizeof(*ns->dests));
+/* Capacity of a destination whose sockets set IP_LOCAL_PORT_RANGE: the kernel intersects it
+ * with the netns range (a zero end keeps the netns's). */
+static __u64 own_range_capacity(struct cp_dest_row *row, const struct cp_netns_snap *ns,
+				const struct cp_port_set *held)
+{
+	struct cp_limits *l = malloc(sizeof(*l));
+	__u64 cap;
+
+	if (!l)
+		return ns->capacity;
+	*l = ns->limits;
+	if (row->range_lo > l->port_lo)
+		l->port_lo = row->range_lo;
+	if (row->range_hi && row->range_hi < l->port_hi)
+		l->port_hi = row->range_hi;
+	row->range_lo = l->port_lo;
+	row->range_hi = l->port_hi;
+	if (l->port_lo > l->port_hi) {
+		free(l);
+		return 0;
+	}
+	l->reserved_in_range = port_set_count(&l->reserved, l->port_lo, l->port_hi);
+	cap = model_capacity(l, held, NULL);
+	free(l);
+	return cap;
+}
+
+/* Ports the filtered process holds on a destination (-p). */
+static __u64 pid_ports(const struct pass_data *pd, const struct cp_dest_key *k, __u32 pid)
+{
+	struct holder_row probe = { .dest = *k, .pid = pid };
+	struct holder_row *h = bsearch(&probe, pd->hold, pd->n_hold, sizeof(*pd->hold), cmp_holder);
+
+	return h ? h->ports : 0;
+}
+
+static int fill_dests(struct collector *c, const struct pass_data *pd,
+		      const struct tw_dests *twd, __u64 cookie, struct cp_netns_snap *ns,
+		      const struct cp_port_set *held, double elapsed)
+{
+	__u32 pid = c->o.cfg->pid;
+	size_t i, n_rows = pd->dests.n;
+
+	/* Rows: live gauges, then destinations holding only TIME_WAIT entries (seeded, or
+	 * whose gauges never fitted in the map). */
+	for (i = 0; i < twd->n; i++)
+		n_rows += !i || cmp_dest(&twd->keys[i - 1], &twd->keys[i]);
+	ns->dests = calloc(n_rows + 1, sizeof(*ns->dests));
 	if (!ns->dests)
 		return -ENOMEM;
-	for (i = 0; i < pd->dests.n; i++) {
-		const struct cp_dest_key *k = map_dump__key(&pd->dests, i);
-		const struct cp_dest_stats *v = map_dump__val(&pd->dests, i);
+	for (i = 0; i < pd->dests.n + twd->n; i++) {
+		const struct cp_dest_stats *v = NULL;
+		const struct cp_dest_key *k;
 		struct cp_dest_row *row;
-		__u64 prev, tw;
+		__u64 prev;
 		bool found;
 
-		if (k->netns_cookie != w->cookie)
+		if (i < pd->dests.n) {
+			k = map_dump__key(&pd->dests, i);
+			v = map_dump__val(&pd->dests, i);
+		} else {
+			size_t t = i - pd->dests.n;
+
+			k = &twd->keys[t];
+			if ((t && !cmp_dest(&twd->keys[t - 1], k)) ||
+			    bsearch(k, pd->dests.keys, pd->dests.n, sizeof(*k), cmp_dest))
+				continue;	/* counted already */
+		}
+		if (k->netns_cookie != cookie)
 			continue;
-		tw = count_sorted(twd, k);
-		prev = totals_get(&c->prev_connects, k, &found);
 		row = &ns->dests[ns->n_dests];
 		memset(row, 0, sizeof(*row));
 		row->key = *k;
-		row->syn_sent = v->syn_sent > 0 ? v->syn_sent : 0;
-		row->established = v->established > 0 ? v->established : 0;
-		row->other = v->other > 0 ? v->other : 0;
-		row->time_wait = tw;
-		row->in_use = row->syn_sent + row->established + row->other + tw;
-		row->new_per_second = found && elapsed > 0 && v->connects >= prev ?
-				      (v->connects - prev) / elapsed : 0;
+		row->time_wait = count_sorted(twd, k);
+		if (v) {
+			row->syn_sent = v->syn_sent > 0 ? v->syn_sent : 0;
+			row->established = v->established > 0 ? v->established : 0;
+			row->other = v->other > 0 ? v->other : 0;
+			prev = totals_get(&c->prev_connects, k, &found);
+			row->new_per_second = found && elapsed > 0 && v->connects >= prev ?
+					      (v->connects - prev) / elapsed : 0;
+			/* Its own range only when every live socket of it set one. */
+			if (v->ranged > 0 && (__u64)v->ranged == row->syn_sent + row->established +
+							      row->other) {
+				row->range_lo = v->range_lo;
+				row->range_hi = v->range_hi;
+			}
+		}
+		row->in_use = row->syn_sent + row->established + row->other + row->time_wait;
 		if (!row->in_use && row->new_per_second == 0)
 			continue;	/* idle destinations are not news */
-		row->capacity = ns->capacity;
+		if (pid && !(row->pid_ports = pid_ports(pd, k, pid)))
+			continue;
+		row->own_range = row->range_lo || row->range_hi;
+		row->capacity = row->own_range && ns->limits_ok ?
+				own_range_capacity(row, ns, held) : ns->capacity;
 		row->pressure = model_pressure(row->in_use, row->capacity);
 		top_holder(pd, row);
 		ns->n_dests++;
 	}
-	/* Destinations holding only TIME_WAIT entries (their live gauges pruned or never
-	 * created, e.g. seeded) still count. */
-	for (i = 0; i < twd->n; i++) {
-		const struct cp_dest_key *k = &twd->keys[i];
-		struct cp_dest_row *row;
-
-		if (k->netns_cookie != w->cookie || (i && !cmp_dest(&twd->keys[i - 1], k)))
-			continue;
-		if (bsearch(k, pd->dests.keys, pd->dests.n, sizeof(*k), cmp_dest))
-			continue;
-		row = realloc(ns->dests, (ns->n_dests + 1) * sizeof(*ns->dests));
-		if (!row)
-			return -ENOMEM;
-		ns->dests = row;
-		row = &ns->dests[ns->n_dests++];
-		memset(row, 0, sizeof(*row));
-		row->key = *k;
-		row->time_wait = row->in_use = count_sorted(twd, k);
-		row->capacity = ns->capacity;
-		row->pressure = model_pressure(row->in_use, row->capacity);
-		top_holder(pd, row);
-	}
 	model_sort_dests(ns->dests, ns->n_dests);
+	return 0;
+}
+
+static int fill_fails(struct collector *c, const struct pass_data *pd, __u64 cookie,
+		      struct cp_netns_snap *ns)
+{
+	__u32 pid = c->o.cfg->pid;
 
 	ns->fails = calloc(pd->fails.n + 1, sizeof(*ns->fails));
 	if (!ns->fails)
 		return -ENOMEM;
-	for (i = 0; i < pd->fails.n; i++) {
+	for (size_t i = 0; i < pd->fails.n; i++) {
 		const struct cp_fail_key *k = map_dump__key(&pd->fails, i);
 		const struct cp_fail_val *v = map_dump__val(&pd->fails, i);
 		struct cp_fail_row *row;
 		__u64 prev;
 		bool found;
 
-		if (k->dest.netns_cookie != w->cookie)
+		if (k->dest.netns_cookie != cookie || (pid && k->pid != pid))
 			continue;
 		prev = totals_get(&c->prev_fails, k, &found);
 		row = &ns->fails[ns->n_fails++];
@@ -728,6 +777,34 @@ static int fill_netns(struct collector *c, struct pass_data *pd, const struct tw
 		row->count = v->count >= prev ? v->count - prev : v->count;
 	}
 	return 0;
+}
+
+static int fill_netns(struct collector *c, struct pass_data *pd, const struct tw_dests *twd,
+		      const struct ns_work *w, struct ns_state *st, struct cp_netns_snap *ns,
+		      double elapsed)
+{
+	struct cp_port_set *held = calloc(1, sizeof(*held));
+	int err;
+
+	if (!held)
+		return -ENOMEM;
+	ns->cookie = w->cookie;
+	ns->inum = w->ref->inum;
+	ns->pid = w->ref->pid;
+	snprintf(ns->name, sizeof(ns->name), "%s", w->ref->name);
+	snprintf(ns->cgroup, sizeof(ns->cgroup), "%s", w->ref->cgroup);
+	ns->limits = w->limits;
+	ns->limits_ok = !w->limits_err;
+	ns->tw_correction_last = st->corr_last;
+	ns->tw_correction_total = st->corr_total;
+
+	err = fill_ports(pd, w, st, ns, held);
+	if (!err)
+		err = fill_dests(c, pd, twd, w->cookie, ns, held, elapsed);
+	if (!err)
+		err = fill_fails(c, pd, w->cookie, ns);
+	free(held);
+	return err;
 }
 
 static int cmp_fail_rows(const void *a, const void *b)

@@ -132,7 +132,7 @@ static int attach_cgroup(struct loader *ld, struct bpf_program *prog, struct bpf
 /* The syscall object shares every map it has in common with the main one. Loaded now (it
  * costs nothing until attached); a kernel without syscall tracepoints only loses the
  * failures they report. */
-static void load_syscalls(struct loader *ld, const struct cp_config *cfg)
+static void load_syscalls(struct loader *ld, const struct cp_config *cfg, __u64 only_netns)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	struct syscalls_bpf *sys = syscalls_bpf__open_opts(&opts);
@@ -153,6 +153,8 @@ static void load_syscalls(struct loader *ld, const struct cp_config *cfg)
 		}
 	}
 	err = syscalls_bpf__load(sys);
+	if (!err)
+		sys->bss->only_netns = only_netns;
 	if (err) {
 		log_warn("syscall hooks unavailable (%s): UDP and bind() failures are not reported",
 			 strerror(-err));
@@ -185,7 +187,7 @@ int loader__arm_syscalls(struct loader *ld, bool on)
 	return 0;
 }
 
-int loader__start(struct loader *ld, const struct cp_config *cfg)
+int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_netns)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	struct connpressure_bpf *skel;
@@ -219,6 +221,9 @@ int loader__start(struct loader *ld, const struct cp_config *cfg)
 		log_err("loading BPF programs: %s (run with -vv for the verifier log)", strerror(-err));
 		goto out_destroy;
 	}
+	/* With -n, the hooks account for that netns only: other namespaces' sockets neither
+	 * cost map entries nor fill the maps. */
+	skel->bss->only_netns = only_netns;
 	/* Tracepoints and the iterator first (the skeleton attaches those by itself), so that
 	 * sockets connect()ing while the cgroup hooks attach are still seen closing. */
 	err = connpressure_bpf__attach(skel);
@@ -233,7 +238,7 @@ int loader__start(struct loader *ld, const struct cp_config *cfg)
 		err = attach_cgroup(ld, skel->progs.handle_post_bind6, &skel->links.handle_post_bind6);
 	if (err)
 		goto out_destroy;
-	load_syscalls(ld, cfg);
+	load_syscalls(ld, cfg, only_netns);
 	return 0;
 
 out_destroy:

@@ -27,7 +27,7 @@ struct cp_lost {
 /* Privileges, BTF and tracepoints: a one-line error and -errno when one is missing. */
 int loader__check_host(const struct cp_config *cfg);
 /* Open, size, load and attach everything; on error nothing stays attached. */
-int loader__start(struct loader *ld, const struct cp_config *cfg);
+int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_netns);
 void loader__stop(struct loader *ld);
 
 /* Attach or detach the syscall tracepoints (UDP/bind failures); -ENOTSUP if unusable. */

@@ -12,6 +12,7 @@
 #include "arming.h"
 #include "cli.h"
 #include "collector.h"
+#include "filter.h"
 #include "loader.h"
 #include "log.h"
 #include "netns.h"
@@ -57,14 +58,19 @@ static void wait_until(struct ring_buffer *rb, double deadline)
 	}
 }
 
-static int check_netns_spec(const struct cp_netns_roots *roots, const char *spec)
+/* -n SPEC must name a namespace; its cookie (0 for "all") scopes the kernel side. */
+static int resolve_netns_spec(const struct cp_netns_roots *roots, const char *spec,
+			      __u64 *cookie)
 {
 	struct cp_netns_list list;
 	int err;
 
+	*cookie = 0;
 	if (!strcmp(spec, "all"))
 		return 0;
 	err = netns__discover(roots, spec, &list);
+	if (!err)
+		err = netns__cookie_of(&list.v[0], cookie);
 	if (err) {
 		log_err("network namespace '%s': %s", spec,
 			err == -ENOENT ? "not found (a path, a pid or a name under /run/netns)" :
@@ -75,9 +81,11 @@ static int check_netns_spec(const struct cp_netns_roots *roots, const char *spec
 	return 0;
 }
 
-static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots)
+static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots,
+	       __u64 only_netns)
 {
 	const struct renderer_ops *render = render__for(cfg->output);
+	const struct render_opts ropts = { .wide = cfg->wide };
 	bool clear = cfg->output == CP_OUT_TABLE && !cfg->once && isatty(STDOUT_FILENO);
 	struct collector_opts copts = { .cfg = cfg, .roots = *roots };
 	struct ring_buffer *rb = NULL;
@@ -88,7 +96,7 @@ static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots)
 	double next;
 	int err;
 
-	err = loader__start(&ld, cfg);
+	err = loader__start(&ld, cfg, only_netns);
 	if (err)
 		return err;
 	copts.loader = &ld;
@@ -122,7 +130,8 @@ static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots)
 			snap.syscalls.reason = ld.sys_armed ? reason : NULL;
 			if (clear)
 				fputs("\033[H\033[J", stdout);
-			if (render->snapshot(stdout, &snap)) {
+			filter__apply(&cfg->filter, &snap);
+			if (render->snapshot(stdout, &snap, &ropts)) {
 				err = exiting ? 0 : -EPIPE;	/* the reader went away */
 				snapshot__free(&snap);
 				break;
@@ -132,6 +141,8 @@ static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots)
 		err = 0;
 		if (cfg->once)
 			break;
+		if (first)	/* the seeding pass may be slow: count intervals from its end */
+			next = mono_seconds();
 		next += cfg->interval;
 		if (next < mono_seconds())
 			next = mono_seconds();	/* fell behind: do not burst */
@@ -149,6 +160,7 @@ int main(int argc, char **argv)
 {
 	struct cp_netns_roots roots = { .proc = "/proc", .run_netns = "/run/netns" };
 	struct cp_config cfg;
+	__u64 only_netns;
 	int err;
 
 	err = cli__parse(argc, argv, &cfg);
@@ -158,10 +170,10 @@ int main(int argc, char **argv)
 	libbpf_set_print(log_libbpf);
 	err = loader__check_host(&cfg);
 	if (!err)
-		err = check_netns_spec(&roots, cfg.netns);
+		err = resolve_netns_spec(&roots, cfg.netns, &only_netns);
 	if (!err)
 		err = install_signals();
 	if (!err)
-		err = run(&cfg, &roots);
+		err = run(&cfg, &roots, only_netns);
 	return err ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,34 @@ static void scan_nsfs_mounts(struct cp_netns_list *l, const char *proc)
 	fclose(f);
 }
 
+/* Label a namespace with its member's cgroup (containers have no netns name). */
+static void read_cgroup(const char *proc, struct cp_netns_ref *ref)
+{
+	char path[PATH_MAX], line[512];
+	FILE *f;
+
+	if (!ref->pid)
+		return;
+	snprintf(path, sizeof(path), "%s/%d/cgroup", proc, ref->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;	/* the v2 hierarchy's line */
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(ref->cgroup, sizeof(ref->cgroup), "%.*s", (int)sizeof(ref->cgroup) - 1, line + 3);
+		break;
+	}
+	fclose(f);
+}
+
+static void label_all(const char *proc, struct cp_netns_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		read_cgroup(proc, &l->v[i]);
+}
+
 int netns__discover(const struct cp_netns_roots *roots, const char *spec, struct cp_netns_list *out)
 {
 	char path[PATH_MAX];
@@ -171,6 +200,7 @@ int netns__discover(const struct cp_netns_roots *roots, const char *spec, struct
 		scan_run_netns(out, roots->run_netns);
 		scan_nsfs_mounts(out, roots->proc);
 		scan_tasks(out, roots->proc);
+		label_all(roots->proc, out);
 		return 0;
 	}
 	if (strchr(spec, '/'))
@@ -188,12 +218,42 @@ int netns__discover(const struct cp_netns_roots *roots, const char *spec, struct
 	for (size_t i = 1; i < out->n; i++)
 		close(out->v[i].fd);
 	out->n = 1;
+	label_all(roots->proc, out);
 	return 0;
 }
 
 int netns__enter(const struct cp_netns_ref *ns)
 {
 	return setns(ns->fd, CLONE_NEWNET) ? -errno : 0;
+}
+
+struct cookie_job {
+	const struct cp_netns_ref *ns;
+	__u64 cookie;
+	int err;
+};
+
+static void *cookie_thread(void *arg)
+{
+	struct cookie_job *job = arg;
+
+	job->err = netns__enter(job->ns);
+	if (!job->err)
+		job->err = netns__cookie(&job->cookie);
+	return NULL;
+}
+
+int netns__cookie_of(const struct cp_netns_ref *ns, __u64 *cookie)
+{
+	struct cookie_job job = { .ns = ns };
+	pthread_t t;
+	int err = pthread_create(&t, NULL, cookie_thread, &job);
+
+	if (err)
+		return -err;
+	pthread_join(t, NULL);
+	*cookie = job.cookie;
+	return job.err;
 }
 
 int netns__cookie(__u64 *cookie)

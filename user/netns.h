@@ -13,6 +13,7 @@ struct cp_netns_ref {
 	__u64 cookie;		/* SO_NETNS_COOKIE, filled in by netns__cookie() after setns() */
 	int pid;		/* a process inside it, 0 if none was seen */
 	char name[NAME_MAX + 1];	/* name under /run/netns, "" if it has none */
+	char cgroup[256];	/* cgroup v2 path of pid, "" if unknown */
 	char path[PATH_MAX];	/* where it was found */
 };
 
@@ -38,5 +39,7 @@ void netns_list__free(struct cp_netns_list *l);
 int netns__enter(const struct cp_netns_ref *ns);
 /* Cookie of the calling thread's netns. */
 int netns__cookie(__u64 *cookie);
+/* Cookie of ns, read from a short-lived thread (the caller's netns is left alone). */
+int netns__cookie_of(const struct cp_netns_ref *ns, __u64 *cookie);
 
 #endif

@@ -7,9 +7,13 @@
 #include "cli.h"
 #include "snapshot.h"
 
+struct render_opts {
+	bool wide;		/* table: full addresses and every state column */
+};
+
 struct renderer_ops {
 	const char *name;				/* "table", "json" */
-	int (*snapshot)(FILE *out, const struct cp_snapshot *s);
+	int (*snapshot)(FILE *out, const struct cp_snapshot *s, const struct render_opts *o);
 };
 
 extern const struct renderer_ops render_json;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* render_json.c: one JSON document per snapshot, on one line (schema 1, see README.md). */
+#include <errno.h>
 #include <string.h>
 #include "addr.h"
 #include "render.h"
@@ -27,25 +28,37 @@ static void json_addr(FILE *out, const __u8 a[16])
 	fprintf(out, "\"%s\"", addr_format(a, buf, sizeof(buf)));
 }
 
-static void dest_fields(FILE *out, const struct cp_dest_key *k)
+/* bind() failures have no destination: daddr and dport are null there. */
+static void dest_fields(FILE *out, const struct cp_dest_key *k, bool has_dest)
 {
 	fprintf(out, "\"proto\":\"%s\",\"saddr\":", k->proto == 17 ? "udp" : "tcp");
 	json_addr(out, k->saddr);
 	fputs(",\"daddr\":", out);
-	json_addr(out, k->daddr);
-	fprintf(out, ",\"dport\":%u", k->dport);
+	if (has_dest) {
+		json_addr(out, k->daddr);
+		fprintf(out, ",\"dport\":%u", k->dport);
+	} else {
+		fputs("null,\"dport\":null", out);
+	}
 }
 
 static void dest_row(FILE *out, const struct cp_dest_row *d)
 {
 	fputc('{', out);
-	dest_fields(out, &d->key);
+	dest_fields(out, &d->key, true);
 	fprintf(out, ",\"in_use\":%llu,\"capacity\":%llu,\"pressure\":%.4f,"
 		"\"states\":{\"established\":%llu,\"syn_sent\":%llu,\"time_wait\":%llu,\"other\":%llu},"
-		"\"new_per_second\":%.2f,\"top_holder\":",
+		"\"new_per_second\":%.2f,\"port_range\":",
 		(unsigned long long)d->in_use, (unsigned long long)d->capacity, d->pressure,
 		(unsigned long long)d->established, (unsigned long long)d->syn_sent,
 		(unsigned long long)d->time_wait, (unsigned long long)d->other, d->new_per_second);
+	if (d->own_range)
+		fprintf(out, "[%u,%u]", d->range_lo, d->range_hi);
+	else
+		fputs("null", out);
+	if (d->pid_ports)
+		fprintf(out, ",\"pid_count\":%llu", (unsigned long long)d->pid_ports);
+	fputs(",\"top_holder\":", out);
 	if (d->top_pid) {
 		fprintf(out, "{\"pid\":%u,\"comm\":", d->top_pid);
 		json_string(out, d->top_comm, CP_COMM_LEN);
@@ -59,7 +72,7 @@ static void dest_row(FILE *out, const struct cp_dest_row *d)
 static void fail_row(FILE *out, const struct cp_fail_row *f)
 {
 	fputc('{', out);
-	dest_fields(out, &f->key);
+	dest_fields(out, &f->key, f->err != EADDRINUSE);
 	fprintf(out, ",\"error\":\"%s\",\"count\":%llu,\"total\":%llu,\"pid\":%u,\"comm\":",
 		render_errno_name(f->err), (unsigned long long)f->count,
 		(unsigned long long)f->total, f->pid);
@@ -89,7 +102,12 @@ static void netns_obj(FILE *out, const struct cp_netns_snap *ns)
 		json_string(out, ns->name, sizeof(ns->name));
 	else
 		fputs("null", out);
-	fprintf(out, ",\"pid\":%d,\"limits\":", ns->pid);
+	fprintf(out, ",\"pid\":%d,\"cgroup\":", ns->pid);
+	if (ns->cgroup[0])
+		json_string(out, ns->cgroup, sizeof(ns->cgroup));
+	else
+		fputs("null", out);
+	fputs(",\"limits\":", out);
 	if (ns->limits_ok)
 		fprintf(out, "{\"port_range\":[%u,%u],\"reserved_in_range\":%u,\"tw_reuse\":%d,"
 			"\"max_tw_buckets\":%ld}", l->port_lo, l->port_hi, l->reserved_in_range,
@@ -126,7 +144,7 @@ static void netns_obj(FILE *out, const struct cp_netns_snap *ns)
 	fputc('}', out);
 }
 
-static int json_snapshot(FILE *out, const struct cp_snapshot *s)
+static int json_snapshot(FILE *out, const struct cp_snapshot *s, const struct render_opts *o)
 {
 	fprintf(out, "{\"schema\":1,\"ts\":%.3f,\"interval_seconds\":%.3f,"
 		"\"lost\":{\"recursion_misses\":%llu,\"map_full\":%llu,\"ringbuf_drops\":%llu},"

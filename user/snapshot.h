@@ -18,6 +18,9 @@ struct cp_dest_row {
 	double pressure;		/* in_use / capacity; 1.0 when capacity is 0 */
 	__u64 syn_sent, established, time_wait, other;
 	double new_per_second;		/* ports connect() took per second, this interval */
+	bool own_range;			/* its sockets set IP_LOCAL_PORT_RANGE */
+	unsigned int range_lo, range_hi;	/* that range within the netns's */
+	__u64 pid_ports;		/* with -p: ports that process holds here */
 	__u32 top_pid;			/* 0: no holder known */
 	char top_comm[CP_COMM_LEN];
 	__u64 top_count;
@@ -46,6 +49,7 @@ struct cp_netns_snap {
 	__u64 inum;
 	int pid;			/* a member process, 0 if none */
 	char name[256];			/* "" when it has none */
+	char cgroup[256];		/* cgroup v2 path of pid, "" if unknown */
 	struct cp_limits limits;
 	bool limits_ok;
 	__u64 capacity;			/* range - reserved - bind-held, all within the range */
