@@ -13,6 +13,13 @@
 #        client ids: who closes first is the test's choice; listener/bind ids are simply closed;
 #        "after_peer": wait for the peer's FIN (sent by another process), then close
 #   {"op":"close_accepted","ports":[40001,...]}   server side: close accepted sockets by peer port
+#   {"op":"bind_many","addr":"127.0.0.1","port":0,"n":11,"proto":"tcp|udp","family":"inet"}
+#        -> {"binds":[{"id","addr","port"}],"errors":[{"errno":98,"error":"EADDRINUSE"}]}
+#   {"op":"udp","mode":"connect|sendto","daddr":"127.0.0.1","dport":6000,"n":3,"family":"inet"}
+#        n new unbound UDP sockets, each connect()ed to / sendto() the destination (autobind),
+#        held -> {"conns":[{"id","saddr","sport"}],"errors":[{"errno":11,"error":"EAGAIN"}]}
+#   connect also takes "no_port":true (IP_BIND_ADDRESS_NO_PORT before "bind") and
+#        "port_range":[lo,hi] (IP_LOCAL_PORT_RANGE, Linux 6.3+)
 #   {"op":"exit"}
 # Accepted sockets are held (never read) unless the listener "serve"s: then a connection is closed by
 # the server when it reads EOF (client closed first) or the byte "S" (client asks the server to close
@@ -40,6 +47,8 @@ import sys
 import time
 
 SO_NETNS_COOKIE = 71
+IP_BIND_ADDRESS_NO_PORT = 24
+IP_LOCAL_PORT_RANGE = 51
 
 
 def out(obj):
@@ -83,13 +92,21 @@ def errname(e):
     return errno.errorcode.get(e, str(e))
 
 
-def connect_one(daddr, dport, fam, nonblock, timeout=5.0, v6only=None, bind=None, wait=True):
+def connect_one(daddr, dport, fam, nonblock, timeout=5.0, v6only=None, bind=None, wait=True,
+                no_port=False, port_range=None):
     """Returns (socket, 0) or (None, errno). nonblock and not wait: a connect still in progress
-    (SYN_SENT) is returned as it is."""
+    (SYN_SENT) is returned as it is. no_port: IP_BIND_ADDRESS_NO_PORT (the port of bind(addr, 0)
+    is chosen by connect()); port_range: IP_LOCAL_PORT_RANGE [lo, hi] for this socket."""
     s = socket.socket(fam, socket.SOCK_STREAM)
     try:
         if fam == socket.AF_INET6 and v6only is not None:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if v6only else 0)
+        if no_port:
+            s.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        if port_range is not None:
+            lo, hi = port_range
+            s.setsockopt(socket.SOL_IP, IP_LOCAL_PORT_RANGE,
+                         struct.pack("I", (lo & 0xffff) | ((hi & 0xffff) << 16)))
         if bind is not None:
             s.bind(tuple(bind))
         if nonblock:
@@ -138,7 +155,7 @@ class Holder:
         self.listeners = {}     # id -> (sock, serve)
         self.binds = {}         # id -> sock
         self.clients = {}       # id -> sock
-        self.accepted = {}      # (peer addr, peer port) -> sock
+        self.accepted = {}      # (peer addr, peer port, local port) -> sock
         self.served = set()     # accepted sockets of serving listeners
         self.n = 0
         self.inbuf = b""
@@ -158,7 +175,9 @@ class Holder:
                     break
                 except OSError:
                     break
-                key = (norm(peer[0]), peer[1])
+                # keyed by the peer and the listening port: one client port may connect to
+                # several listeners of this process
+                key = (norm(peer[0]), peer[1], c.getsockname()[1])
                 self.accepted[key] = c
                 if serve:
                     c.setblocking(False)
@@ -190,7 +209,11 @@ class Holder:
     def peer_of(self, cs):
         self.drain_accept()
         addr, port = cs.getsockname()[:2]
-        return self.accepted.get((norm(addr), port))
+        try:
+            dport = cs.getpeername()[1]
+        except OSError:
+            return None
+        return self.accepted.get((norm(addr), port, dport))
 
     # --- commands
     def op_listen(self, cmd):
@@ -222,13 +245,60 @@ class Holder:
         self.binds[bid] = s
         return {"id": bid, "port": s.getsockname()[1]}
 
+    def op_bind_many(self, cmd):
+        """n sockets bound to (addr, port), TCP or UDP; failures are collected, not raised."""
+        fam = family_of(cmd.get("family"), cmd.get("addr"))
+        kind = socket.SOCK_DGRAM if cmd.get("proto", "tcp") == "udp" else socket.SOCK_STREAM
+        binds, errors = [], []
+        for _ in range(cmd.get("n", 1)):
+            s = socket.socket(fam, kind)
+            try:
+                if fam == socket.AF_INET6 and "v6only" in cmd:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if cmd["v6only"] else 0)
+                s.bind((cmd.get("addr", "127.0.0.1"), cmd.get("port", 0)))
+            except OSError as e:
+                s.close()
+                errors.append({"errno": e.errno, "error": errname(e.errno)})
+                continue
+            bid = self.new_id("B")
+            self.binds[bid] = s
+            addr, port = s.getsockname()[:2]
+            binds.append({"id": bid, "addr": norm(addr), "port": port})
+        return {"binds": binds, "errors": errors}
+
+    def op_udp(self, cmd):
+        """n new unbound UDP sockets: connect() or sendto() the destination (the kernel autobinds a
+        port; EAGAIN when the range is used up). Sockets that got a port are held."""
+        fam = family_of(cmd.get("family"), cmd["daddr"])
+        mode = cmd.get("mode", "connect")
+        conns, errors = [], []
+        for _ in range(cmd.get("n", 1)):
+            s = socket.socket(fam, socket.SOCK_DGRAM)
+            try:
+                if mode == "connect":
+                    s.connect((cmd["daddr"], cmd["dport"]))
+                elif mode == "sendto":
+                    s.sendto(b"x", (cmd["daddr"], cmd["dport"]))
+                else:
+                    raise ValueError(f"unknown udp mode {mode}")
+            except OSError as e:
+                s.close()
+                errors.append({"errno": e.errno, "error": errname(e.errno)})
+                continue
+            uid = self.new_id("U")
+            self.binds[uid] = s
+            saddr, sport = s.getsockname()[:2]
+            conns.append({"id": uid, "saddr": norm(saddr), "sport": sport})
+        return {"conns": conns, "errors": errors}
+
     def op_connect(self, cmd):
         fam = family_of(cmd.get("family"), cmd["daddr"])
         conns, errors = [], []
         for _ in range(cmd.get("n", 1)):
             s, err = connect_one(cmd["daddr"], cmd["dport"], fam, cmd.get("nonblock", False),
                                  v6only=cmd.get("v6only"), bind=cmd.get("bind"),
-                                 wait=cmd.get("wait", True))
+                                 wait=cmd.get("wait", True), no_port=cmd.get("no_port", False),
+                                 port_range=cmd.get("port_range"))
             if err:
                 errors.append({"errno": err, "error": errname(err)})
                 continue
@@ -289,7 +359,7 @@ class Holder:
         self.drain_accept()
         ports = set(cmd["ports"])
         closed = 0
-        for (addr, port), c in list(self.accepted.items()):
+        for (addr, port, _lport), c in list(self.accepted.items()):
             if port in ports:
                 self.drop_accepted(c)
                 c.close()

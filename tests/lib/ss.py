@@ -107,3 +107,56 @@ def netstat(ns, group, field):
             if n and n[0] == f"{group}:" and field in n:
                 return int(v[n.index(field)])
     return None
+
+
+# --- UDP (ss -uanH) and reserved ports
+
+def parse_port_set(text):
+    """'40000-40002,50000' (ip_local_reserved_ports) -> set of ports."""
+    ports = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        ports.update(range(int(lo), int(hi or lo) + 1))
+    return ports
+
+
+def reserved_ports(ns):
+    return parse_port_set(ns.sysctl("net.ipv4.ip_local_reserved_ports"))
+
+
+def udp_addr(a):
+    """ss prints a dual-stack IPv6 wildcard as '*' (and a v6only one as '[::]'): both are '::'."""
+    return "::" if a == "*" else norm_addr(a)
+
+
+def udp_rows(ns):
+    """All UDP sockets in the namespace: list of dicts state, laddr, lport, raddr, rport (None
+    when '*')."""
+    out = ns.run(["ss", "-uanH"]).stdout
+    result = []
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) < 5:
+            continue
+        lh, lp = split_hostport(f[3])
+        rh, rp = split_hostport(f[4])
+        result.append({"state": f[0], "laddr": udp_addr(lh), "lport": int(lp),
+                       "raddr": None if rp == "*" else udp_addr(rh),
+                       "rport": None if rp == "*" else int(rp)})
+    return result
+
+
+def udp_truth(ns, port_range=None, reserved=None):
+    """{"in_use": distinct local ports in the range (not reserved) held by UDP sockets,
+        "by_addr": {local address: distinct such ports on it}}."""
+    lo, hi = port_range or ns.port_range
+    res = reserved_ports(ns) if reserved is None else set(reserved)
+    ports, by_addr = set(), {}
+    for r in udp_rows(ns):
+        p = r["lport"]
+        if lo <= p <= hi and p not in res:
+            ports.add(p)
+            by_addr.setdefault(r["laddr"], set()).add(p)
+    return {"in_use": len(ports), "by_addr": {a: len(v) for a, v in by_addr.items()}}

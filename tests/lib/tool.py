@@ -256,3 +256,67 @@ def failures(doc, name, daddr=None, dport=None, pid=None):
             continue
         res.append(f)
     return res
+
+
+# --- bind(), UDP, hooks, namespaces by cookie (issue 3)
+
+def ns_by_cookie(doc, cookie):
+    for e in doc.get("netns", []):
+        if e.get("cookie") == cookie:
+            return e
+    return None
+
+
+def bind_row(doc, name, addr):
+    """The bind[] row of local address `addr` in netns `name`, or None."""
+    for r in (ns_entry(doc, name) or {}).get("bind") or []:
+        if r.get("addr") == addr:
+            return r
+    return None
+
+
+def bind_in_use(doc, name):
+    """{addr: in_use} of bind[] rows with in_use > 0."""
+    return {r.get("addr"): r.get("in_use") for r in (ns_entry(doc, name) or {}).get("bind") or []
+            if r.get("in_use")}
+
+
+def udp_of(doc, name):
+    """The udp object of netns `name` (None if the netns or the object is missing)."""
+    e = ns_entry(doc, name)
+    return None if e is None else e.get("udp")
+
+
+def udp_view(doc, name):
+    """{"in_use": n, "by_addr": {addr: in_use}} (rows with in_use > 0), comparable with
+    ss.udp_truth()."""
+    u = udp_of(doc, name) or {}
+    return {"in_use": u.get("in_use"),
+            "by_addr": {r.get("addr"): r.get("in_use") for r in u.get("by_addr") or []
+                        if r.get("in_use")}}
+
+
+def armed(doc):
+    """(hooks.syscalls.armed, hooks.syscalls.reason), or None if missing."""
+    sc = ((doc.get("hooks") or {}).get("syscalls"))
+    return None if sc is None else (sc.get("armed"), sc.get("reason"))
+
+
+def failure_rows(doc, name, error=None, proto=None, pid=None):
+    """failures[] of netns `name`, optionally only one error / proto / pid."""
+    res = []
+    for f in (ns_entry(doc, name) or {}).get("failures", []):
+        if error is not None and f.get("error") != error:
+            continue
+        if proto is not None and f.get("proto") != proto:
+            continue
+        if pid is not None and f.get("pid") != pid:
+            continue
+        res.append(f)
+    return res
+
+
+def failure_key(f):
+    """(proto, saddr, daddr, dport, error, pid, comm, total) of a failure row."""
+    return tuple(f.get(k) for k in ("proto", "saddr", "daddr", "dport", "error", "pid", "comm",
+                                    "total"))

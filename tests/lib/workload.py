@@ -79,6 +79,15 @@ class Workload:
     def connect(self, daddr, dport, n=1, **kw):
         return self.cmd("connect", daddr=daddr, dport=dport, n=n, **kw)
 
+    def bind_many(self, n, addr="127.0.0.1", port=0, proto="tcp", **kw):
+        """n sockets bound to (addr, port): {"binds": [{id, addr, port}], "errors": [...]}."""
+        return self.cmd("bind_many", addr=addr, port=port, n=n, proto=proto, **kw)
+
+    def udp(self, daddr, dport, n=1, mode="connect", **kw):
+        """n unbound UDP sockets that connect() (mode "connect") or sendto() (mode "sendto") the
+        destination: {"conns": [{id, saddr, sport}], "errors": [...]}."""
+        return self.cmd("udp", daddr=daddr, dport=dport, n=n, mode=mode, **kw)
+
     def close(self, ids, order="client_first"):
         return self.cmd("close", ids=list(ids), order=order)
 

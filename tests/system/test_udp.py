@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0
+# UDP ports: udp {in_use, capacity, pressure, by_addr[]} per netns against `ss -uan` (distinct local
+# ports in the range, not reserved, per local address), and UDP connect()/sendto() running out of
+# ports (EAGAIN) attributed to the caller while the syscall hooks are armed.
+from lib import ss
+from lib.check import assert_close, assert_eq, assert_true
+from lib.tool import failure_rows, ns_entry, udp_of, udp_view
+
+LO = "127.0.0.1"
+LO2 = "127.0.0.2"
+PRESSURE_TOL = 5e-5
+
+
+def errs(r):
+    return [e["error"] for e in r["errors"]]
+
+
+def eagain_rows(name):
+    """Getter: sorted (proto, daddr, dport, error, pid, comm, total) of EAGAIN rows (the source
+    address of an unbound socket is not part of the contract)."""
+    def get(doc):
+        return sorted(tuple(f.get(k) for k in ("proto", "daddr", "dport", "error", "pid", "comm",
+                                                "total"))
+                      for f in failure_rows(doc, name, error="EAGAIN"))
+    return get
+
+
+def check_udp_totals(doc, ns, in_use, capacity, what):
+    u = udp_of(doc, ns.name) or {}
+    assert_eq((u.get("in_use"), u.get("capacity")), (in_use, capacity),
+              f"{what}: udp in_use, capacity")
+    assert_close(u.get("pressure"), in_use / capacity if capacity else 1.0,
+                 f"{what}: udp pressure = {in_use}/{capacity}", tol=PRESSURE_TOL)
+    for r in u.get("by_addr") or []:
+        assert_true(all(k in r for k in ("addr", "in_use", "capacity", "pressure")),
+                    f"{what}: udp.by_addr row has addr, in_use, capacity, pressure", repr(r))
+
+
+def exhaust_udp(ctx, mode, comm, dport):
+    ns = ctx.netns()
+    w = ctx.workload(ns, comm=comm)
+    t = ctx.tool(ns, args=["--arm-syscalls"])
+    m = t.mark()
+    r = w.udp(LO, dport, n=11, mode=mode)
+    assert_eq((len(r["conns"]), errs(r)), (10, ["EAGAIN"]),
+              f"kernel: 10 UDP {mode}() on unbound sockets get a port, the 11th EAGAIN")
+    truth = ss.udp_truth(ns)
+    assert_eq(truth["in_use"], 10, "ss -uan: 10 UDP ports of the range held (precondition)")
+    doc = t.wait_value(lambda d: udp_view(d, ns.name), truth,
+                       "udp in_use and by_addr in_use vs ss -uan", since=m)
+    check_udp_totals(doc, ns, 10, 10, f"after 10 UDP {mode}()")
+    e = ns_entry(doc, ns.name)
+    assert_eq(e.get("capacity"), 10, "TCP netns capacity is not lowered by UDP ports")
+    want = [("udp", LO, dport, "EAGAIN", w.pid, w.comm, 1)]
+    doc = t.wait_value(eagain_rows(ns.name), want,
+                       f"UDP {mode}() EAGAIN failure (proto, daddr, dport, error, pid, comm, total)",
+                       since=m)
+    m = t.mark()
+    r = w.udp(LO, dport, n=2, mode=mode)
+    assert_eq(errs(r), ["EAGAIN"] * 2, f"kernel: 2 more UDP {mode}() get EAGAIN")
+    want = [("udp", LO, dport, "EAGAIN", w.pid, w.comm, 3)]
+    t.wait_value(eagain_rows(ns.name), want, "EAGAIN failure total after 3 failures", since=m)
+    counts = sum(f.get("count", 0) for d in t.all_docs()
+                 for f in failure_rows(d, ns.name, error="EAGAIN"))
+    assert_eq(counts, 3, "sum of per-interval EAGAIN counts = failures the workload saw")
+
+
+def test_udp_connect_exhaustion_eagain_attributed(ctx):
+    exhaust_udp(ctx, "connect", "cpt-udp-conn", 6000)
+
+
+def test_udp_sendto_exhaustion_eagain_attributed(ctx):
+    exhaust_udp(ctx, "sendto", "cpt-udp-send", 6001)
+
+
+def test_udp_counts_match_ss(ctx):
+    """Reserved and out-of-range ports are not counted; a port is counted once however many
+    sockets share it; TCP bind() ports are not UDP's. Sockets from before the start are seeded."""
+    ns = ctx.netns(sysctls={"net.ipv4.ip_local_reserved_ports": "40009"})
+    w = ctx.workload(ns, comm="cpt-udp-mix")
+    before = [
+        w.bind_many(1, addr=LO, port=40009, proto="udp"),       # reserved: not counted
+        w.bind_many(1, addr=LO, port=6000, proto="udp"),        # outside the range
+        w.bind_many(1, addr=LO2, port=40002, proto="udp"),      # explicit, in the range
+        w.bind_many(2, addr=LO2, proto="udp"),                  # bind(0)
+        w.udp(LO, 7000, n=2),                                   # connect() autobind
+    ]
+    tcp = w.bind_many(2, addr=LO)                               # TCP: not UDP's
+    assert_eq([errs(r) for r in before + [tcp]], [[]] * 6, "kernel: every bind/connect succeeds")
+    truth = ss.udp_truth(ns)
+    assert_true(truth["in_use"] >= 3, "ss -uan: some UDP ports in the range (precondition)",
+                repr(truth))
+    t = ctx.tool(ns)
+    doc = t.all_docs()[0]
+    assert_eq(udp_view(doc, ns.name), truth, "first document (seeded): udp vs ss -uan")
+    check_udp_totals(doc, ns, truth["in_use"], 9, "seeded (range 10, 40009 reserved)")
+
+    after = [w.udp("::1", 7001, n=2, mode="sendto", family="inet6"),   # v6 dual-stack autobind
+             w.udp("::1", 7002, n=1, family="inet6"),
+             w.bind_many(1, addr=LO, port=before[2]["binds"][0]["port"], proto="udp")]
+    assert_eq([errs(r) for r in after], [[]] * 3, "kernel: more UDP sockets after the start")
+    truth = ss.udp_truth(ns)
+    doc = t.wait_value(lambda d: udp_view(d, ns.name), truth,
+                       "udp in_use and by_addr vs ss -uan after more sockets")
+    check_udp_totals(doc, ns, truth["in_use"], 9, "after more sockets")
+
+    w.close([c["id"] for c in before[4]["conns"]] + [b["id"] for b in before[3]["binds"]])
+    truth = ss.udp_truth(ns)
+    doc = t.wait_value(lambda d: udp_view(d, ns.name), truth,
+                       "udp in_use and by_addr vs ss -uan after closing some")
+    check_udp_totals(doc, ns, truth["in_use"], 9, "after closing some")
