@@ -10,9 +10,11 @@
 #          SU_TW connections left in TIME_WAIT (default 125). Then, SU_RUNS times (default 5),
 #          the time from exec of `connpressure --once -o json` to its output and to its exit,
 #          and SU_STREAM_RUNS times (default 3) the time to the first line of
-#          `connpressure -o json -i 1`. Every first output is checked against `ss -tanH` in
+#          `connpressure -o json -i 1`, kept running SU_STREAM_SECONDS (default 12: one
+#          TIME_WAIT correction pass included) for its CPU per interval. Every first output is checked against `ss -tanH` in
 #          each namespace: the sum of the destinations' in_use must equal the sockets whose
-#          local port lies in the ephemeral range (the connect() side).
+#          local port lies in the ephemeral range (the connect() side). SU_EMPTY_NS (default 0)
+#          more namespaces, empty, show how the start-up cost grows with namespaces alone.
 # scale    SC_NS namespaces (default 1) holding SC_CONNS connections in all (default 500,000 =
 #          1,000,000 sockets) over SC_PORTS x SC_ADDRS destinations per namespace (default
 #          100 x 1000 = 100,000: listener ports 200.., addresses 127.0.X.Y). connpressure
@@ -43,6 +45,8 @@ SU_LIVE=${SU_LIVE:-2500}
 SU_TW=${SU_TW:-125}
 SU_RUNS=${SU_RUNS:-5}
 SU_STREAM_RUNS=${SU_STREAM_RUNS:-3}
+SU_EMPTY_NS=${SU_EMPTY_NS:-0}
+SU_STREAM_SECONDS=${SU_STREAM_SECONDS:-12}
 SC_NS=${SC_NS:-1}
 SC_CONNS=${SC_CONNS:-500000}
 SC_PORTS=${SC_PORTS:-100}
@@ -383,7 +387,7 @@ def run(cmd, mode, seconds, nslist, label, check_all=False, teardown=None):
     if last and mode == "stream":
         d = json.loads(last)
         res["last"] = {"lost": d["lost"], "n_netns": len(d["netns"]), "check": check(d, nslist, tr_after)}
-    if check_all:
+    if check_all and all(tr_before[ns]["per"] == tr_after[ns]["per"] for ns in nslist):
         res["all_lines_ok"] = []
         for line in docs_checked[1:-1]:
             d = json.loads(line)
@@ -571,16 +575,20 @@ scenario_startup() {
 		start_fill "$ns" "$TMP/fill.$ns" 0 -c $((SU_LIVE + SU_TW)) -p 4 -a 5 -t "$tw_frac"
 		outs+=("$TMP/fill.$ns")
 	done
+	for i in $(seq 1 "$SU_EMPTY_NS"); do
+		make_ns "$PREFIX-su-empty-$i"
+	done
 	wait_ready "$FILL_TIMEOUT" "${outs[@]}"
 	local socks
 	socks=$(cat "${outs[@]}" | sed -n 's/.*sockets=\([0-9]*\).*/\1/p' | awk '{s+=$1} END{print s+0}')
 	echo "  filled in $((SECONDS - t0)) s: $socks open sockets + $((SU_NS * SU_TW)) TIME_WAIT in $SU_NS namespaces" \
+	     "(and $SU_EMPTY_NS empty ones)" \
 	     "($(head -1 "${outs[0]}"))"
 	for i in $(seq 1 "$SU_RUNS"); do
 		measure "once-$i" once 0 0 "${nss[@]}" -- "$CP" --once -o json
 	done
 	for i in $(seq 1 "$SU_STREAM_RUNS"); do
-		measure "stream-$i" stream 3 1 "${nss[@]}" -- "$CP" -o json -i 1
+		measure "stream-$i" stream "$SU_STREAM_SECONDS" 1 "${nss[@]}" -- "$CP" -o json -i 1
 	done
 	stop_fills
 	del_namespaces
