@@ -90,6 +90,7 @@ def test_udp_counts_match_ss(ctx):
     truth = ss.udp_truth(ns)
     assert_true(truth["in_use"] >= 3, "ss -uan: some UDP ports in the range (precondition)",
                 repr(truth))
+    ctx.log(f"ss -uan truth before the start: {truth}")
     t = ctx.tool(ns)
     doc = t.all_docs()[0]
     assert_eq(udp_view(doc, ns.name), truth, "first document (seeded): udp vs ss -uan")
@@ -100,6 +101,7 @@ def test_udp_counts_match_ss(ctx):
              w.bind_many(1, addr=LO, port=before[2]["binds"][0]["port"], proto="udp")]
     assert_eq([errs(r) for r in after], [[]] * 3, "kernel: more UDP sockets after the start")
     truth = ss.udp_truth(ns)
+    ctx.log(f"ss -uan truth after more sockets: {truth}")
     doc = t.wait_value(lambda d: udp_view(d, ns.name), truth,
                        "udp in_use and by_addr vs ss -uan after more sockets")
     check_udp_totals(doc, ns, truth["in_use"], 9, "after more sockets")
