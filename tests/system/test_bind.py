@@ -198,3 +198,25 @@ def test_ip_local_port_range_destination_own_range(ctx):
               "127.0.0.1:5001 in_use, capacity (40007-40009 minus bound 40008), pressure")
     assert_eq((dc.get("port_range", "missing"), dc.get("in_use"), dc.get("capacity")),
               (None, 8, 8), "plain destination 127.0.0.1:5002: port_range null, in_use, capacity")
+
+
+def test_bind_rows_seeded_at_start(ctx):
+    """Bound-only sockets and an in-range listener made before the start are in the first
+    output's bind[] (INET_DIAG lists bound-only sockets; iter/tcp and ss do not)."""
+    ns = ctx.netns()
+    w = ctx.workload(ns, comm="cpt-bindseed")
+    r1 = w.bind_many(3, addr=LO)
+    r2 = w.bind_many(2, addr=LO2)
+    lst = w.listen(0, addr="0.0.0.0")
+    assert_eq((errs(r1), errs(r2)), ([], []), "kernel: the binds succeed (precondition)")
+    wild = {lst["port"]}
+    assert_true(wild <= set(RANGE), "kernel: listen(0.0.0.0:0) got a port in the range", str(wild))
+    doc = ctx.once(ns)
+    assert_eq(bind_in_use(doc, ns.name), {LO: 3, LO2: 2, "0.0.0.0": 1},
+              "first output: bind[] in_use per local address")
+    held = ports_of(r1) | ports_of(r2) | wild
+    e = ns_entry(doc, ns.name)
+    assert_eq((e.get("bind_held_in_range"), e.get("capacity")), (len(held), 10 - len(held)),
+              "first output: bind_held_in_range, capacity")
+    assert_eq(bind_row(doc, ns.name, LO).get("capacity"), 9,
+              "bind[127.0.0.1].capacity = 10 - the wildcard listener's port")
