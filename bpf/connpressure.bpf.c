@@ -198,8 +198,9 @@ int BPF_PROG(handle_tcp_destroy_sock, struct sock *sk)
 
 /*
  * The kernel's truth, one netns per pass (the netns of the thread that created the
- * iterator): one record per socket for user space, and sockets that existed before
- * connpressure started are adopted so that their later changes are counted. The seq file
+ * iterator). Sockets that existed before connpressure started are adopted here, so that
+ * their later changes are counted; user space gets a record only of what it needs:
+ * TIME_WAIT sockets (to check the model) and sockets on bind()-made ports. The seq file
  * may show a socket twice when its buffer fills, so adoption is idempotent.
  */
 SEC("iter/tcp")
@@ -236,18 +237,32 @@ int iter_tcp(struct bpf_iter__tcp *ctx)
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0;
-	if (state == BPF_TCP_LISTEN)
-		rec.flags |= CP_REC_LISTEN;
 	if (bucket_made_by_bind(BPF_CORE_READ(tp, inet_conn.icsk_bind_hash)))
 		rec.flags |= CP_REC_BINDPORT;
+	if (state == BPF_TCP_LISTEN) {
+		/* A listener holds its port until it closes: track it live from now on. */
+		rec.flags |= CP_REC_LISTEN;
+		st = state_of(tp, true);
+		if (st && st->role == CP_ROLE_NONE) {
+			st->dest.netns_cookie = sk_netns_cookie((const struct sock *)tp);
+			sk_read_addrs((const struct sock *)tp, st->dest.saddr, st->dest.daddr);
+			__builtin_memset(st->dest.daddr, 0, sizeof(st->dest.daddr));
+			st->dest.proto = IPPROTO_TCP;
+			st->sport = rec.sport;
+			st->role = CP_ROLE_BIND;
+			bind_add(st, 1);
+		}
+		return 0;
+	}
 	if (!(rec.flags & CP_REC_BINDPORT) && state != BPF_TCP_CLOSE) {
 		st = state_of(tp, true);
 		if (st && st->role == CP_ROLE_NONE) {
 			adopt_connect(st, (const struct sock *)tp, state, 0, false);
 			counter_inc(CP_CNT_SEEDED);
-			rec.flags |= CP_REC_ADOPTED;
 		}
+		return 0;
 	}
-	bpf_seq_write(seq, &rec, sizeof(rec));
+	if (rec.flags & CP_REC_BINDPORT)	/* accepted, or bind() then connect() */
+		bpf_seq_write(seq, &rec, sizeof(rec));
 	return 0;
 }

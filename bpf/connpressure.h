@@ -164,7 +164,6 @@ struct cp_event {
 #define CP_REC_LISTEN	(1u << 0)	/* a listener */
 #define CP_REC_TW	(1u << 1)	/* an inet_timewait_sock (TIME_WAIT or FIN_WAIT2 substate) */
 #define CP_REC_BINDPORT	(1u << 2)	/* its port's bind bucket was made by bind() (or a listener) */
-#define CP_REC_ADOPTED	(1u << 3)	/* the iterator started tracking it in this pass */
 
 struct cp_iter_rec {
 	__u8  saddr[16];

@@ -26,6 +26,9 @@
 /* What the collector remembers of a namespace between passes. */
 struct ns_state {
 	__u64 cookie;
+	bool seeded;			/* its sockets have been adopted once */
+	__u64 next_truth_ns;		/* when its TIME_WAIT model is next checked */
+	__u64 model_tw;			/* entries the model held for it at the last pass */
 	struct cp_local_list truth_binds;	/* bind-held (address, port) in the last truth pass */
 	__u64 corr_last, corr_total;
 	bool seen;
@@ -43,6 +46,7 @@ struct ns_work {
 	struct cp_truth truth;
 	struct cp_local_list udp;	/* UDP sockets' local (address, port), every pass */
 	int udp_err;
+	bool seeding;			/* first truth pass of this netns */
 };
 
 /* A sorted (key, value) table for the previous pass's running totals. */
@@ -55,7 +59,7 @@ struct totals {
 struct collector {
 	struct collector_opts o;
 	bool seeded;
-	__u64 last_truth_ns, last_pass_ns;
+	__u64 last_pass_ns;
 	struct ns_state *ns;
 	size_t n_ns, cap_ns;
 	struct totals prev_connects;	/* cp_dest_key -> connects */
@@ -123,15 +127,36 @@ int collector__on_event(void *ctx, void *data, size_t size)
 
 /* ---- the netns thread ---------------------------------------------------------------- */
 
+static struct ns_state *ns_state_get(struct collector *c, __u64 cookie);
+
 struct ns_pass {
 	struct ns_work *work;
 	size_t n;
-	bool take_truth;
-	const struct loader *loader;
+	struct collector *c;
+	__u64 now;
 };
+
+/*
+ * The iterator and INET_DIAG walk every socket of the machine for each netns they are run
+ * in (the kernel filters by netns as it goes), so a pass costs namespaces x sockets. Take
+ * it where it can find something: once to seed a netns, then every --correct-every seconds
+ * where TIME_WAIT sockets or entries of the model, or bind-held ports only the truth knows,
+ * exist.
+ */
+static bool truth_wanted(const struct ns_state *st, const struct cp_sockstat *ss, __u64 now)
+{
+	if (!st->seeded)
+		return true;
+	if (now < st->next_truth_ns)
+		return false;
+	return ss->tw > 0 || st->model_tw > 0 || st->truth_binds.n > 0;
+}
 
 static void read_one_netns(struct ns_work *w, const struct ns_pass *p)
 {
+	struct cp_sockstat ss;
+	struct ns_state *st;
+	bool have_ss;
 	int fd;
 
 	w->err = netns__enter(w->ref);
@@ -139,17 +164,24 @@ static void read_one_netns(struct ns_work *w, const struct ns_pass *p)
 		w->err = netns__cookie(&w->cookie);
 	if (w->err)
 		return;
-	/* /proc/sys/net follows the calling thread's netns. */
+	/* /proc/sys/net and /proc/thread-self/net follow the calling thread's netns. */
 	w->limits_err = limits__read("/proc/sys", &w->limits);
-	/* UDP has no port-choosing hook we can afford: its truth is cheap, take it each pass. */
-	w->udp_err = truth__read_udp(&w->udp);
-	if (!p->take_truth)
+	have_ss = !truth__read_sockstat(&ss);
+	/* UDP has no port-choosing hook we can afford: its truth is cheap, take it each pass
+	 * (unless sockstat says there is no UDP socket at all). */
+	if (!have_ss || ss.udp_inuse > 0)
+		w->udp_err = truth__read_udp(&w->udp);
+	st = ns_state_get(p->c, w->cookie);	/* the main thread waits meanwhile */
+	if (!st || !truth_wanted(st, have_ss ? &ss : &(struct cp_sockstat){ .tw = 1 }, p->now))
 		return;
+	w->seeding = !st->seeded;
 	w->truth_ns = mono_ns();
-	fd = loader__iter_fd(p->loader);
-	if (fd < 0 || truth__read_iter(fd, &w->truth)) {
-		log_debug("iter/tcp in netns %s failed", w->ref->path);
-		return;
+	if (!have_ss || ss.tcp_inuse + ss.tw > 0) {
+		fd = loader__iter_fd(p->c->o.loader);
+		if (fd < 0 || truth__read_iter(fd, &w->truth)) {
+			log_debug("iter/tcp in netns %s failed", w->ref->path);
+			return;
+		}
 	}
 	if (truth__read_bound_inactive(&w->truth))
 		log_debug("INET_DIAG bound-inactive dump in netns %s failed", w->ref->path);
@@ -281,21 +313,35 @@ static bool tw_removed(const struct cp_tw_val *v)
 	return v->entered_ns == 0;	/* marked by expire/correct below */
 }
 
-/* Expire model entries after TCP_TIMEWAIT_LEN; the kernel deletes reused ones itself. */
-static void tw_expire(int fd, struct map_dump *tw, __u64 now)
+/* Expire model entries after TCP_TIMEWAIT_LEN (the kernel deletes reused ones itself),
+ * and count what is left per netns. */
+static void tw_expire(struct collector *c, int fd, struct map_dump *tw, __u64 now)
 {
 	struct cp_tw_key *dead = malloc(tw->n * sizeof(*dead) + 1);
+	struct ns_state *last = NULL;
 	size_t n = 0;
 
 	if (!dead)
 		return;
+	for (size_t i = 0; i < c->n_ns; i++)
+		c->ns[i].model_tw = 0;
 	for (size_t i = 0; i < tw->n; i++) {
+		struct cp_tw_key *k = map_dump__key(tw, i);
 		struct cp_tw_val *v = map_dump__val(tw, i);
 
 		if (now - v->entered_ns >= CP_TW_SECONDS * NSEC && v->entered_ns < now) {
-			dead[n++] = *(struct cp_tw_key *)map_dump__key(tw, i);
+			dead[n++] = *k;
 			v->entered_ns = 0;
+			continue;
 		}
+		if (!last || last->cookie != k->netns_cookie) {
+			last = NULL;
+			for (size_t j = 0; j < c->n_ns && !last; j++)
+				if (c->ns[j].cookie == k->netns_cookie)
+					last = &c->ns[j];
+		}
+		if (last)
+			last->model_tw++;
 	}
 	map_delete_keys(fd, dead, sizeof(*dead), n);
 	free(dead);
@@ -884,7 +930,7 @@ static int truth_bind_pairs(const struct ns_work *w, struct cp_local_list *out)
 		err = local_list__add(out, w->truth.bound_inactive.v[i].addr,
 				      w->truth.bound_inactive.v[i].port);
 	for (i = 0; !err && i < w->truth.n; i++)
-		if (w->truth.recs[i].flags & (CP_REC_BINDPORT | CP_REC_LISTEN))
+		if (w->truth.recs[i].flags & CP_REC_BINDPORT)	/* listeners are tracked live */
 			err = local_list__add(out, w->truth.recs[i].saddr, w->truth.recs[i].sport);
 	return err;
 }
@@ -900,7 +946,7 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 	__u64 now = mono_ns();
 	double elapsed;
 	int err, tw_fd = bpf_map__fd(c->o.loader->skel->maps.tw_socks);
-	size_t i;
+	size_t i, k, n_seeded;
 
 	memset(snap, 0, sizeof(*snap));
 	err = netns__discover(&c->o.roots, cfg->netns, &list);
@@ -919,13 +965,11 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		work[i].ref = &list.v[i];
 	pass.work = work;
 	pass.n = list.n;
-	pass.loader = c->o.loader;
-	pass.take_truth = !c->seeded || now - c->last_truth_ns >= cfg->correct_every * NSEC;
+	pass.c = c;
+	pass.now = now;
 	err = read_namespaces(&pass);
 	if (err)
 		goto out;
-	if (pass.take_truth)
-		c->last_truth_ns = now;
 
 	err = dump_maps(c->o.loader, &pd);
 	if (err) {
@@ -933,11 +977,11 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		goto out;
 	}
 	now = mono_ns();
-	tw_expire(tw_fd, &pd.tw, now);
+	tw_expire(c, tw_fd, &pd.tw, now);
 
 	pd.tw_added.key_size = sizeof(struct cp_tw_key);
 	pd.tw_added.val_size = sizeof(struct cp_tw_val);
-	if (pass.take_truth) {
+	{
 		size_t want = 0;
 
 		for (i = 0; i < list.n; i++)
@@ -953,7 +997,9 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		goto out;
 	}
 	/* Correct the model first: every netns's rows below must see the corrected model. */
-	for (i = 0; i < list.n; i++) {
+	for (i = 0, n_seeded = 0; i < list.n; i++)
+		n_seeded += !work[i].err && work[i].truth_taken && work[i].seeding;
+	for (i = 0, k = 0; i < list.n; i++) {
 		struct ns_work *w = &work[i];
 		struct ns_state *st;
 		__u64 changes;
@@ -966,9 +1012,15 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		changes = tw_correct(tw_fd, &pd.tw, w, &pd.tw_added);
 		if (truth_bind_pairs(w, &st->truth_binds))
 			log_warn("out of memory reading bind-held ports");
-		if (c->seeded) {	/* at start-up it is seeding, not a correction */
+		if (w->seeding) {
+			/* Seeding, not a correction. Spread the namespaces' first checks over
+			 * one period, so that they do not all fall in the same interval. */
+			st->seeded = true;
+			st->next_truth_ns = now + cfg->correct_every * NSEC * ++k / n_seeded;
+		} else {
 			st->corr_last = changes;
 			st->corr_total += changes;
+			st->next_truth_ns = now + cfg->correct_every * NSEC;
 		}
 	}
 	err = build_holders(&pd);

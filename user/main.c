@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <bpf/libbpf.h>
 #include "connpressure.skel.h"
 #include "arming.h"
@@ -35,6 +36,18 @@ static int install_signals(void)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);	/* a closed reader shows up as a write error */
 	return 0;
+}
+
+/* The terminal's size, for the live view to fit it; 0 x 0 when not a terminal. */
+static void terminal_size(int *lines, int *cols)
+{
+	struct winsize ws;
+
+	*lines = *cols = 0;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws))
+		return;
+	*lines = ws.ws_row;
+	*cols = ws.ws_col;
 }
 
 static double mono_seconds(void)
@@ -85,7 +98,7 @@ static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots,
 	       __u64 only_netns)
 {
 	const struct renderer_ops *render = render__for(cfg->output);
-	const struct render_opts ropts = { .wide = cfg->wide };
+	struct render_opts ropts = { .wide = cfg->wide };
 	bool clear = cfg->output == CP_OUT_TABLE && !cfg->once && isatty(STDOUT_FILENO);
 	struct collector_opts copts = { .cfg = cfg, .roots = *roots };
 	struct ring_buffer *rb = NULL;
@@ -128,8 +141,10 @@ static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots,
 			snap.syscalls.available = ld.sys != NULL;
 			snap.syscalls.armed = ld.sys_armed;
 			snap.syscalls.reason = ld.sys_armed ? reason : NULL;
-			if (clear)
+			if (clear) {
+				terminal_size(&ropts.max_lines, &ropts.max_cols);
 				fputs("\033[H\033[J", stdout);
+			}
 			filter__apply(&cfg->filter, &snap);
 			if (render->snapshot(stdout, &snap, &ropts)) {
 				err = exiting ? 0 : -EPIPE;	/* the reader went away */

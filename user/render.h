@@ -9,6 +9,8 @@
 
 struct render_opts {
 	bool wide;		/* table: full addresses and every state column */
+	int max_lines;		/* table: fit this many lines (a terminal's height); 0: no limit */
+	int max_cols;		/* table: cut lines at this width (a terminal's); 0: no limit */
 };
 
 struct renderer_ops {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* truth.c: read the iter/tcp records and dump bound-only sockets over INET_DIAG. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -76,6 +77,40 @@ void local_list__free(struct cp_local_list *l)
 {
 	free(l->v);
 	memset(l, 0, sizeof(*l));
+}
+
+static void sockstat_line(const char *line, const char *proto, long *inuse, long *tw)
+{
+	size_t n = strlen(proto);
+	const char *p;
+
+	if (strncmp(line, proto, n) || line[n] != ':')
+		return;
+	if ((p = strstr(line, " inuse ")))
+		*inuse += atol(p + 7);
+	if (tw && (p = strstr(line, " tw ")))
+		*tw += atol(p + 4);
+}
+
+int truth__read_sockstat(struct cp_sockstat *out)
+{
+	static const char *const files[] = { "/proc/thread-self/net/sockstat",
+					     "/proc/thread-self/net/sockstat6" };
+	char line[256];
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < 2; i++) {
+		FILE *f = fopen(files[i], "re");
+
+		if (!f)
+			return -errno;
+		while (fgets(line, sizeof(line), f)) {
+			sockstat_line(line, i ? "TCP6" : "TCP", &out->tcp_inuse, &out->tw);
+			sockstat_line(line, i ? "UDP6" : "UDP", &out->udp_inuse, NULL);
+		}
+		fclose(f);
+	}
+	return 0;
 }
 
 /* One INET_DIAG dump: the local (address, port) of every socket it returns. */

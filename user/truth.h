@@ -24,6 +24,15 @@ struct cp_truth {
 	struct cp_local_list bound_inactive;	/* TCP: bound, never connected nor listening */
 };
 
+/* A netns's socket counts from /proc/thread-self/net/sockstat{,6}: cheap, to skip the
+ * expensive passes where there is nothing to find. */
+struct cp_sockstat {
+	long tcp_inuse;		/* TCP + TCP6 hashed sockets */
+	long tw;		/* TIME_WAIT sockets (FIN_WAIT2 substate included) */
+	long udp_inuse;		/* UDP + UDP6 */
+};
+
+int truth__read_sockstat(struct cp_sockstat *out);
 /* Read one pass of the iterator (iter_fd from loader__iter_fd(), closed here). */
 int truth__read_iter(int iter_fd, struct cp_truth *t);
 /* Bound-only TCP sockets of the calling thread's netns (Linux 6.7+; none before). */
