@@ -889,22 +889,21 @@ static int sort_dest_dump(struct map_dump *d)
 static int dump_maps(const struct loader *ld, struct pass_data *pd)
 {
 	struct connpressure_bpf *s = ld->skel;
-	int err;
+	const struct {
+		const struct bpf_map *map;
+		struct map_dump *dump;
+	} maps[] = {
+		{ s->maps.dest_stats, &pd->dests },
+		{ s->maps.holder_ports, &pd->holders },
+		{ s->maps.tw_socks, &pd->tw },
+		{ s->maps.bind_ports, &pd->binds },
+		{ s->maps.failures, &pd->fails },
+	};
+	int err = 0;
 
-	err = map_dump__read(bpf_map__fd(s->maps.dest_stats), sizeof(struct cp_dest_key),
-			     sizeof(struct cp_dest_stats), &pd->dests);
-	if (!err)
-		err = map_dump__read(bpf_map__fd(s->maps.holder_ports), sizeof(struct cp_holder_key),
-				     sizeof(struct cp_holder_val), &pd->holders);
-	if (!err)
-		err = map_dump__read(bpf_map__fd(s->maps.tw_socks), sizeof(struct cp_tw_key),
-				     sizeof(struct cp_tw_val), &pd->tw);
-	if (!err)
-		err = map_dump__read(bpf_map__fd(s->maps.bind_ports), sizeof(struct cp_bind_key),
-				     sizeof(struct cp_bind_val), &pd->binds);
-	if (!err)
-		err = map_dump__read(bpf_map__fd(s->maps.failures), sizeof(struct cp_fail_key),
-				     sizeof(struct cp_fail_val), &pd->fails);
+	for (size_t i = 0; !err && i < sizeof(maps) / sizeof(maps[0]); i++)
+		err = map_dump__read(bpf_map__fd(maps[i].map), bpf_map__key_size(maps[i].map),
+				     bpf_map__value_size(maps[i].map), maps[i].dump);
 	return err;
 }
 
