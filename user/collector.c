@@ -20,6 +20,7 @@
 #include "log.h"
 #include "maps.h"
 #include "truth.h"
+#include "twmodel.h"
 
 #define NSEC 1000000000ULL
 
@@ -306,34 +307,18 @@ static void ns_state_prune(struct collector *c)
 	}
 }
 
-/* ---- the TIME_WAIT model ---------------------------------------------------------------- */
-
-static bool tw_removed(const struct cp_tw_val *v)
+/* TIME_WAIT model entries left per netns after expiry: which namespaces need checking. */
+static void count_model_tw(struct collector *c, const struct map_dump *tw)
 {
-	return v->entered_ns == 0;	/* marked by expire/correct below */
-}
-
-/* Expire model entries after TCP_TIMEWAIT_LEN (the kernel deletes reused ones itself),
- * and count what is left per netns. */
-static void tw_expire(struct collector *c, int fd, struct map_dump *tw, __u64 now)
-{
-	struct cp_tw_key *dead = malloc(tw->n * sizeof(*dead) + 1);
 	struct ns_state *last = NULL;
-	size_t n = 0;
 
-	if (!dead)
-		return;
 	for (size_t i = 0; i < c->n_ns; i++)
 		c->ns[i].model_tw = 0;
 	for (size_t i = 0; i < tw->n; i++) {
-		struct cp_tw_key *k = map_dump__key(tw, i);
-		struct cp_tw_val *v = map_dump__val(tw, i);
+		const struct cp_tw_key *k = map_dump__key(tw, i);
 
-		if (now - v->entered_ns >= CP_TW_SECONDS * NSEC && v->entered_ns < now) {
-			dead[n++] = *k;
-			v->entered_ns = 0;
+		if (tw_removed(map_dump__val(tw, i)))
 			continue;
-		}
 		if (!last || last->cookie != k->netns_cookie) {
 			last = NULL;
 			for (size_t j = 0; j < c->n_ns && !last; j++)
@@ -343,98 +328,6 @@ static void tw_expire(struct collector *c, int fd, struct map_dump *tw, __u64 no
 		if (last)
 			last->model_tw++;
 	}
-	map_delete_keys(fd, dead, sizeof(*dead), n);
-	free(dead);
-}
-
-static void tw_key_from_rec(struct cp_tw_key *k, __u64 cookie, const struct cp_iter_rec *r)
-{
-	memset(k, 0, sizeof(*k));
-	k->netns_cookie = cookie;
-	memcpy(k->saddr, r->saddr, 16);
-	memcpy(k->daddr, r->daddr, 16);
-	k->sport = r->sport;
-	k->dport = r->dport;
-	k->proto = 6;
-}
-
-/*
- * Bring the model of one netns in line with the kernel's TIME_WAIT sockets: entries the
- * kernel no longer has are deleted, TIME_WAIT sockets the model missed are inserted
- * (their age unknown: they expire 60 s from now at the latest, or at the next correction).
- * Only connect()-chosen TIME_WAIT sockets are modelled; bind-held ones (a server's, for
- * instance) count through the truth's bind-held port set. Entries newer than the truth
- * pass are left alone. Returns entries added plus removed.
- */
-static __u64 tw_correct(int fd, struct map_dump *tw, const struct ns_work *w,
-			struct map_dump *added)
-{
-	struct cp_tw_key *truth, key;
-	struct cp_tw_val val = {};
-	size_t nt = 0, i;
-	__u64 changes = 0;
-	bool *matched;
-
-	truth = malloc((w->truth.n + 1) * sizeof(*truth));
-	matched = calloc(w->truth.n + 1, sizeof(*matched));
-	if (!truth || !matched)
-		goto out;
-	for (i = 0; i < w->truth.n; i++) {
-		const struct cp_iter_rec *r = &w->truth.recs[i];
-
-		if ((r->flags & CP_REC_TW) && !(r->flags & CP_REC_BINDPORT))
-			tw_key_from_rec(&truth[nt++], w->cookie, r);
-	}
-	key_size_cmp = sizeof(*truth);
-	qsort(truth, nt, sizeof(*truth), cmp_key);
-
-	for (i = 0; i < tw->n; i++) {
-		struct cp_tw_key *k = map_dump__key(tw, i);
-		struct cp_tw_val *v = map_dump__val(tw, i);
-		struct cp_tw_key *hit;
-
-		if (k->netns_cookie != w->cookie || tw_removed(v) || v->entered_ns >= w->truth_ns)
-			continue;
-		hit = bsearch(k, truth, nt, sizeof(*truth), cmp_key);
-		if (hit && !(v->flags & CP_TW_BOUND)) {
-			matched[hit - truth] = true;
-			continue;
-		}
-		if (bpf_map_delete_elem(fd, k) == 0)
-			changes++;
-		v->entered_ns = 0;
-	}
-	/* Sockets the model missed: also any entry newer than the pass may match them. */
-	for (i = 0; i < tw->n; i++) {
-		struct cp_tw_key *k = map_dump__key(tw, i);
-		struct cp_tw_key *hit;
-
-		if (k->netns_cookie != w->cookie || tw_removed(map_dump__val(tw, i)))
-			continue;
-		hit = bsearch(k, truth, nt, sizeof(*truth), cmp_key);
-		if (hit)
-			matched[hit - truth] = true;
-	}
-	val.entered_ns = mono_ns();
-	val.flags = CP_TW_SEEDED;
-	for (i = 0; i < nt; i++) {
-		if (matched[i])
-			continue;
-		key = truth[i];
-		if (bpf_map_update_elem(fd, &key, &val, BPF_NOEXIST))
-			continue;
-		changes++;
-		/* Count it in this pass too. */
-		if (added->n < added->cap) {
-			memcpy(map_dump__key(added, added->n), &key, sizeof(key));
-			memcpy(map_dump__val(added, added->n), &val, sizeof(val));
-			added->n++;
-		}
-	}
-out:
-	free(truth);
-	free(matched);
-	return changes;
 }
 
 /* ---- building the snapshot --------------------------------------------------------------- */
@@ -976,7 +869,8 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		goto out;
 	}
 	now = mono_ns();
-	tw_expire(c, tw_fd, &pd.tw, now);
+	twmodel__expire(tw_fd, &pd.tw, now);
+	count_model_tw(c, &pd.tw);
 
 	pd.tw_added.key_size = sizeof(struct cp_tw_key);
 	pd.tw_added.val_size = sizeof(struct cp_tw_val);
@@ -1008,7 +902,8 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		st = ns_state_get(c, w->cookie);
 		if (!st)
 			continue;
-		changes = tw_correct(tw_fd, &pd.tw, w, &pd.tw_added);
+		changes = twmodel__correct(tw_fd, &pd.tw, w->truth.recs, w->truth.n, w->cookie,
+					   w->truth_ns, mono_ns(), &pd.tw_added);
 		if (truth_bind_pairs(w, &st->truth_binds))
 			log_warn("out of memory reading bind-held ports");
 		if (w->seeding) {
