@@ -26,7 +26,7 @@
 #             --tracers none,connpressure,connpressure-armed,tcplife,tcpstates
 #             --cp .output/connpressure --loadgen .output/loadgen (built with make if missing)
 #             --noise 5
-#   A full default run takes about 15 minutes; `--rounds 2 --seconds 1` is a quick look.
+#   A full default run (5 tracers) takes about 17 minutes; `--rounds 2 --seconds 1` is a quick look.
 #   The tracer list lives in TRACER_TABLE below: add a line there to compare another tracer.
 #
 # READING THE OUTPUT (one line per mode and tracer)
@@ -71,17 +71,18 @@ MIN_ATTACH=1		# seconds a tracer (and the untraced run, for symmetry) waits befo
 ATTACH_TIMEOUT=20	# seconds after which a tracer that has not settled counts as failed
 DRAIN=0.5		# seconds the tracer keeps running after the load, to process what is queued
 
-# The tracers, in one place:  name  stop-signal  requirement  command...
+# The tracers, in one place:  name  stop-signal  requirement  min-lines  command...
 #   requirement: -           always runnable
 #                bin         the command's first word must be an executable
 #                flag:X      as bin, and `command --help` must mention X
+#   min-lines: output lines it must print in the functional check (2 = a header and an event)
 #   @CP@ is replaced by --cp, @TCPLIFE@ / @TCPSTATES@ by the libbpf-tools binaries.
 TRACER_TABLE=(
-	"none                TERM  -                    sleep infinity"
-	"connpressure        INT   bin                  @CP@ -o json -i 1"
-	"connpressure-armed  INT   flag:--arm-syscalls  @CP@ -o json -i 1 --arm-syscalls"
-	"tcplife             INT   bin                  @TCPLIFE@"
-	"tcpstates           INT   bin                  @TCPSTATES@"
+	"none                TERM  -                    0  sleep infinity"
+	"connpressure        INT   bin                  1  @CP@ -o json -i 1"
+	"connpressure-armed  INT   flag:--arm-syscalls  1  @CP@ -o json -i 1 --arm-syscalls"
+	"tcplife             INT   bin                  2  @TCPLIFE@"
+	"tcpstates           INT   bin                  2  @TCPSTATES@"
 )
 
 NS_PREFIX="cpbench-$$-"
@@ -94,7 +95,7 @@ TCPLIFE=
 TCPSTATES=
 CLK_TCK=$(getconf CLK_TCK)
 
-declare -A T_SIG T_REQ T_CMD SKIP	# per tracer: stop signal, requirement, command, skip reason
+declare -A T_SIG T_REQ T_MIN T_CMD SKIP	# per tracer: the table's columns, and why it is skipped
 
 usage() {
 	sed -n '/^# USAGE/,/^# READING/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -215,8 +216,9 @@ load_tracer_table() {
 	for line in "${TRACER_TABLE[@]}"; do
 		read -ra words <<<"$line"
 		name=${words[0]} sig=${words[1]} req=${words[2]}
+		T_MIN[$name]=${words[3]}
 		cmd=()
-		for w in "${words[@]:3}"; do
+		for w in "${words[@]:4}"; do
 			case $w in
 			@CP@)        w=$CP ;;
 			@TCPLIFE@)   w=${TCPLIFE:-tcplife} ;;
@@ -311,7 +313,7 @@ start_tracer() {
 run_load() {
 	local mode=$1 secs=$2 line rc
 
-	RATE= OPS= ERRS= LG_SECS= LG_CPU=0
+	RATE='' OPS='' ERRS='' LG_SECS='' LG_CPU=0
 	"${NETNS_CMD[@]}" "$LOADGEN" --mode "$mode" --threads "$THREADS" --seconds "$secs" \
 		>"$TMP/load.out" 2>"$TMP/load.err" &
 	LPID=$!
@@ -334,14 +336,15 @@ busy_ticks() {
 	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
 
-# foreign_bpf: "pid(comm)" of processes holding BPF programs or links that are neither ours nor
+# foreign_bpf: "comm:pid" of processes holding BPF programs or links that are neither ours nor
 # pid 1 — another tracer (or a test of one) running beside the benchmark skews both sides of it.
 foreign_bpf() {
-	local pid
+	local pid comm
 
 	for pid in $(find /proc/[0-9]*/fd -lname 'anon_inode:bpf*' 2>/dev/null | cut -d/ -f3 | sort -un); do
 		[ "$pid" = 1 ] || [ "$pid" = "$$" ] || [ "$pid" = "${TPID:-x}" ] && continue
-		printf '%s(%s) ' "$pid" "$(cat "/proc/$pid/comm" 2>/dev/null)"
+		comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+		printf '%s:%s ' "$comm" "$pid"
 	done
 }
 
@@ -352,7 +355,7 @@ foreign_bpf() {
 measure() {
 	local mode=$1 tracer=$2 before=0 mid=0 after b0 b1 rc=0
 
-	UT=0 ST=0 HWM=0 LOST=0 FAIL= OTHER=0 FOREIGN= QUIET=1
+	UT=0 ST=0 HWM=0 LOST=0 FAIL='' OTHER=0 FOREIGN='' QUIET=1
 	make_netns
 	NETNS_CMD=(ip netns exec "$NS")
 	if [ -n "$tracer" ]; then
@@ -397,7 +400,7 @@ measure() {
 	return $rc
 }
 
-# check_tracer NAME: does the tracer start, survive 1 s of load, and print more than a header?
+# check_tracer NAME: does the tracer start, survive 1 s of load, and print its min-lines?
 check_tracer() {
 	local name=$1 lines
 
@@ -419,7 +422,7 @@ check_tracer() {
 	[ -n "${SKIP[$name]+x}" ] && return 1
 	lines=$(wc -l <"$TMP/$name.out")
 	rm -f "$TMP/$name.out"
-	if [ "$lines" -le 1 ] && [ "${T_REQ[$name]}" != - ]; then
+	if [ "$lines" -lt "${T_MIN[$name]}" ]; then
 		SKIP[$name]="printed $lines line(s) for ${OPS:-?} connections: not seeing events? (stderr: $(tail -1 "$TMP/$name.err"))"
 		return 1
 	fi
@@ -438,7 +441,7 @@ preflight() {
 
 declare -A RATIOS TRATES URATES QRATIOS QTRATES QURATES SUM_UT SUM_ST SUM_OPS MAX_HWM SUM_LOST \
 	SUM_ERRS FAILS
-declare -A FOREIGN_SEEN
+declare -A FOREIGN_SEEN FOREIGN_PIDS	# command name -> processes seen; comm:pid -> 1
 
 # stats "v1 v2 ...": "median min max"
 stats() {
@@ -473,7 +476,7 @@ record() {
 }
 
 report() {
-	local mode t k r rmin rmax tr ur n q usr sys pct ratios trates urates qnote first=1
+	local mode t k r rmin rmax tr ur n q usr sys pct ratios trates urates qnote c first=1
 
 	printf '\n%-17s %-19s %-17s %9s %10s %7s %7s %6s %8s %7s %6s  %s\n' mode tracer "ratio (min-max)" \
 		traced/s untraced/s usr/1k sys/1k cpu% rss lost errs notes
@@ -529,20 +532,24 @@ report() {
 		echo "wrote $JSON"
 	fi
 	if [ ${#FOREIGN_SEEN[@]} -gt 0 ]; then
-		echo "warning: other BPF users ran during the benchmark: ${!FOREIGN_SEEN[*]}"
+		echo "warning: other BPF users ran during the benchmark:" \
+			"$(for c in "${!FOREIGN_SEEN[@]}"; do printf '%s (%s processes) ' "$c" "${FOREIGN_SEEN[$c]}"; done)"
 		echo "         (their hooks slow the untraced runs too; samples beside them are not quiet)"
 	fi
 }
 
 # ---- main --------------------------------------------------------------------------------------
 
+# note_foreign: tell once per command name about other BPF users; count their processes.
 note_foreign() {
-	local p
+	local p comm
 
 	for p in $FOREIGN; do
-		[ -n "${FOREIGN_SEEN[$p]+x}" ] && continue
-		FOREIGN_SEEN[$p]=1
-		note "another BPF user is running: $p"
+		comm=${p%:*}
+		[ -n "${FOREIGN_PIDS[$p]+x}" ] && continue
+		FOREIGN_PIDS[$p]=1
+		[ -z "${FOREIGN_SEEN[$comm]+x}" ] && note "another BPF user is running: $comm (pid ${p##*:})"
+		FOREIGN_SEEN[$comm]=$(( ${FOREIGN_SEEN[$comm]:-0} + 1 ))
 	done
 }
 
@@ -558,6 +565,11 @@ main() {
 			die "no load generator at $LOADGEN and make .output/loadgen failed"
 	fi
 	resolve_libbpf_tools
+	# Pin the build: connpressure may be rebuilt while this runs; every round uses this copy.
+	if [ -x "$CP" ]; then
+		echo "connpressure: $CP, built $(date -r "$CP" '+%F %T'), copied for this run"
+		cp "$CP" "$TMP/connpressure" && CP=$TMP/connpressure
+	fi
 	load_tracer_table
 
 	RUN_TRACERS=() SKIPPED=()
