@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* account.bpf.h: the accounting every hook shares: gauges per destination, holders,
- * the TIME_WAIT hand-off, bind-held ports and failures. One place, so that sockops,
- * tracepoints and the iterator count a socket the same way. */
+ * the TIME_WAIT hand-off, bind-held ports and failures. One place, so that the
+ * tracepoints, the bind hooks and the iterator count a socket the same way. */
 #ifndef CP_ACCOUNT_BPF_H
 #define CP_ACCOUNT_BPF_H
 

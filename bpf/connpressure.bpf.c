@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* connpressure.bpf.c: the hooks. Only tracepoints, cgroup socket hooks, sockops and an
- * iterator: all of them work on kernels without kprobes or fentry. */
+/* connpressure.bpf.c: the hooks. Only tracepoints, cgroup bind hooks and an iterator: all
+ * of them work on kernels without kprobes or fentry. (A sockops program would see the port
+ * chosen a little earlier, but the kernel calls it a dozen times per connection for every
+ * socket: it cost 14% of a loopback storm's rate. See README.md.) */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -23,75 +25,45 @@ static __always_inline __u32 current_pid(void)
 	return bpf_get_current_pid_tgid() >> 32;
 }
 
-/* A reset sets sk_err before tcp_done(): no TIME_WAIT socket follows that CLOSE. */
-static __always_inline int sk_error(struct bpf_sock *bsk)
-{
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(bsk);
-
-	return tp ? BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.sk_err) : 0;
-}
-
 static __always_inline bool bindport_locked(const struct sock *sk)
 {
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks) & SOCK_BINDPORT_LOCK;
 }
 
-/* connect() chose a local port (process context: the pid is the caller's). */
-static __always_inline void on_tcp_connect(struct bpf_sock_ops *ctx)
+/*
+ * CLOSE -> SYN_SENT: connect() is about to pick a local port (process context: the pid is
+ * the caller's). The destination is known already (the route set saddr); the port comes
+ * next, in inet_hash_connect(). Count it now: if no port is found, SYN_SENT -> CLOSE with
+ * no port follows and takes it back. A socket that has a port already got it from bind().
+ */
+static __always_inline void on_connect_start(const struct sock *sk)
 {
-	struct bpf_sock *bsk = ctx->sk;
 	struct cp_sock_state *st;
-	struct cp_tw_key twk;
-	struct tcp_sock *tp;
-	const struct sock *sk;
 
-	if (!bsk || !netns_wanted(bpf_get_netns_cookie(ctx)))
+	if (sk->__sk_common.skc_num || !netns_wanted(sk_netns_cookie(sk)))
 		return;
-	tp = bpf_skc_to_tcp_sock(bsk);
-	if (!tp)
-		return;
-	sk = (const struct sock *)tp;
-	st = state_of(bsk, true);
+	st = state_of(sk, true);
 	if (!st) {
 		counter_inc(CP_CNT_MAP_FULL);
 		return;
 	}
 	if (st->role != CP_ROLE_NONE)
-		return;		/* bind() took the port: already counted as bind-held */
-	if (bucket_made_by_bind(BPF_CORE_READ(tp, inet_conn.icsk_bind_hash))) {
-		/* Bound before connpressure started: bind-held, not ours to count. */
 		return;
-	}
 	bpf_get_current_comm(st->comm, sizeof(st->comm));
 	adopt_connect(st, sk, BPF_TCP_SYN_SENT, current_pid(), true);
+}
 
-	/* A new connect() on a 4-tuple in TIME_WAIT means the kernel reused it. */
+/* SYN_SENT -> anything: the port is known now. A 4-tuple the model had in TIME_WAIT was
+ * reused by this connect(): the kernel killed that TIME_WAIT socket. */
+static __always_inline void on_port_known(struct cp_sock_state *st, const struct sock *sk)
+{
+	struct cp_tw_key twk;
+
+	st->sport = BPF_CORE_READ((struct inet_sock *)sk, inet_sport);
+	st->sport = bpf_ntohs(st->sport);
 	tw_key_from_state(&twk, st);
 	if (bpf_map_delete_elem(&tw_socks, &twk) == 0)
 		counter_inc(CP_CNT_TW_REUSED);
-
-	/* From now on every state change of this socket reaches us here, miss-free. */
-	st->via_sockops = 1;
-	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
-}
-
-SEC("sockops")
-int handle_sockops(struct bpf_sock_ops *ctx)
-{
-	struct bpf_sock *bsk;
-	struct cp_sock_state *st;
-
-	if (ctx->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
-		on_tcp_connect(ctx);
-	} else if (ctx->op == BPF_SOCK_OPS_STATE_CB) {
-		bsk = ctx->sk;
-		if (!bsk)
-			return 1;
-		st = state_of(bsk, false);
-		if (st)
-			account_transition(st, ctx->args[0], ctx->args[1], false, sk_error(bsk));
-	}
-	return 1;
 }
 
 /* bind() took a port (not called for IP_BIND_ADDRESS_NO_PORT nor on failure). */
@@ -143,27 +115,35 @@ int handle_post_bind6(struct bpf_sock *ctx)
 }
 
 /*
- * Every TCP state change on the machine passes here, so the common case must be cheap:
- * one sk_storage lookup. It catches what sockops cannot: connect() failing before a port
- * was chosen, listeners that listen() auto-bound, and sockets adopted by the iterator.
+ * Every TCP state change on the machine passes here, so the common case must be cheap: one
+ * sk_storage lookup. tp_btf arguments are typed: plain loads, no probe-read helper calls.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
 {
 	struct cp_sock_state *st;
 
-	/* tp_btf arguments are typed: plain loads, no probe-read helper calls. */
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	/* SYN_SENT -> CLOSE with no local port: inet_hash_connect() found none free.
-	 * Process context, so the pid is the caller of connect(). */
-	/* The tracepoint fires after inet_put_port() cleared skc_num: inet_sport stays. */
-	if (oldstate == BPF_TCP_SYN_SENT && newstate == BPF_TCP_CLOSE &&
-	    BPF_CORE_READ((struct inet_sock *)sk, inet_sport) == 0) {
-		record_failure(sk, EADDRNOTAVAIL);
+	if (oldstate == BPF_TCP_CLOSE && newstate == BPF_TCP_SYN_SENT) {
+		on_connect_start(sk);
 		return 0;
 	}
 	st = state_of(sk, newstate == BPF_TCP_LISTEN);
+	/* SYN_SENT -> CLOSE with no local port: inet_hash_connect() found none free. The
+	 * tracepoint fires after inet_put_port() cleared skc_num; inet_sport stays. */
+	if (oldstate == BPF_TCP_SYN_SENT && newstate == BPF_TCP_CLOSE &&
+	    BPF_CORE_READ((struct inet_sock *)sk, inet_sport) == 0) {
+		if (st && st->role == CP_ROLE_CONNECT) {
+			struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, &st->dest);
+
+			if (s && st->bucket != CP_BUCKET_NONE)
+				__sync_fetch_and_add(&s->connects, -1);	/* no port was taken */
+			release_port(st, false);
+		}
+		record_failure(sk, EADDRNOTAVAIL);
+		return 0;
+	}
 	if (!st)
 		return 0;
 	if (newstate == BPF_TCP_LISTEN && st->role == CP_ROLE_NONE &&
@@ -172,15 +152,17 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 		dest_key_from_sk(&st->dest, sk);
 		__builtin_memset(st->dest.daddr, 0, sizeof(st->dest.daddr));
 		st->dest.dport = 0;
-		st->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		st->sport = sk->__sk_common.skc_num;
 		st->pid = current_pid();
 		bpf_get_current_comm(st->comm, sizeof(st->comm));
 		st->role = CP_ROLE_BIND;
 		bind_add(st, 1);
 		return 0;
 	}
-	if (st->via_sockops || st->role == CP_ROLE_NONE)
+	if (st->role == CP_ROLE_NONE)
 		return 0;
+	if (oldstate == BPF_TCP_SYN_SENT && st->role == CP_ROLE_CONNECT)
+		on_port_known(st, sk);
 	account_transition(st, oldstate, newstate, bindport_locked(sk), sk->sk_err);
 	return 0;
 }

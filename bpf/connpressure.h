@@ -137,7 +137,7 @@ struct cp_sock_state {
 	__u16 sport;
 	__u8  role;		/* enum cp_role */
 	__u8  bucket;		/* enum cp_bucket currently counted in dest_stats */
-	__u8  via_sockops;	/* transitions arrive through BPF_SOCK_OPS_STATE_CB */
+	__u8  pad0;
 	__u8  released;		/* the port was given back: nothing more to count */
 	__u8  holder_counted;	/* holds one unit in holder_ports */
 	__u8  ranged;		/* counted in its destination's `ranged` */

@@ -197,7 +197,7 @@ int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_net
 	ld->cgroup_fd = -1;
 	err = find_cgroup2_root(ld->cgroup_path, sizeof(ld->cgroup_path));
 	if (err) {
-		log_err("no cgroup v2 hierarchy is mounted: sockops and bind hooks need one");
+		log_err("no cgroup v2 hierarchy is mounted: the bind() hooks need one");
 		return err;
 	}
 	ld->cgroup_fd = open(ld->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -224,16 +224,13 @@ int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_net
 	/* With -n, the hooks account for that netns only: other namespaces' sockets neither
 	 * cost map entries nor fill the maps. */
 	skel->bss->only_netns = only_netns;
-	/* Tracepoints and the iterator first (the skeleton attaches those by itself), so that
-	 * sockets connect()ing while the cgroup hooks attach are still seen closing. */
+	/* Tracepoints and the iterator first (the skeleton attaches those by itself). */
 	err = connpressure_bpf__attach(skel);
 	if (err) {
 		log_err("attaching tracepoints: %s", strerror(-err));
 		goto out_destroy;
 	}
-	err = attach_cgroup(ld, skel->progs.handle_sockops, &skel->links.handle_sockops);
-	if (!err)
-		err = attach_cgroup(ld, skel->progs.handle_post_bind4, &skel->links.handle_post_bind4);
+	err = attach_cgroup(ld, skel->progs.handle_post_bind4, &skel->links.handle_post_bind4);
 	if (!err)
 		err = attach_cgroup(ld, skel->progs.handle_post_bind6, &skel->links.handle_post_bind6);
 	if (err)
