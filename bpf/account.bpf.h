@@ -98,18 +98,22 @@ static __always_inline __u8 bucket_of_state(int state)
 	}
 }
 
-static __always_inline void bucket_add(const struct cp_dest_key *dest, __u8 bucket, __s64 delta)
+static __always_inline void stats_add(struct cp_dest_stats *s, __u8 bucket, __s64 delta)
 {
-	struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, dest);
-
-	if (!s)
-		return;
 	if (bucket == CP_BUCKET_SYN_SENT)
 		__sync_fetch_and_add(&s->syn_sent, delta);
 	else if (bucket == CP_BUCKET_ESTABLISHED)
 		__sync_fetch_and_add(&s->established, delta);
 	else if (bucket == CP_BUCKET_OTHER)
 		__sync_fetch_and_add(&s->other, delta);
+}
+
+static __always_inline void bucket_add(const struct cp_dest_key *dest, __u8 bucket, __s64 delta)
+{
+	struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, dest);
+
+	if (s)
+		stats_add(s, bucket, delta);
 }
 
 static __always_inline void holder_add(struct cp_sock_state *st, __s64 delta)
@@ -208,6 +212,7 @@ static __always_inline void release_port(struct cp_sock_state *st, bool handoff)
 static __always_inline void account_transition(struct cp_sock_state *st, int oldstate,
 					       int newstate, bool bindport_locked, int sk_err)
 {
+	struct cp_dest_stats *s;
 	__u8 bucket;
 
 	if (st->released)
@@ -229,8 +234,11 @@ static __always_inline void account_transition(struct cp_sock_state *st, int old
 	bucket = bucket_of_state(newstate);
 	if (bucket == st->bucket)
 		return;
-	bucket_add(&st->dest, st->bucket, -1);
-	bucket_add(&st->dest, bucket, 1);
+	s = bpf_map_lookup_elem(&dest_stats, &st->dest);	/* one lookup for both moves */
+	if (s) {
+		stats_add(s, st->bucket, -1);
+		stats_add(s, bucket, 1);
+	}
 	st->bucket = bucket;
 }
 
@@ -258,7 +266,7 @@ static __always_inline void adopt_connect(struct cp_sock_state *st, const struct
 		st->ranged = 1;
 	}
 	st->bucket = bucket_of_state(state);
-	bucket_add(&st->dest, st->bucket, 1);
+	stats_add(s, st->bucket, 1);
 	holder_add(st, 1);
 }
 

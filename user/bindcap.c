@@ -12,14 +12,6 @@ bool addr_is_wildcard(const __u8 a[16])
 	return !memcmp(a, any6, 16) || !memcmp(a, any4, 16);
 }
 
-static int cmp_local(const void *a, const void *b)
-{
-	const struct cp_local *x = a, *y = b;
-	int r = memcmp(x->addr, y->addr, 16);
-
-	return r ? r : (int)x->port - (int)y->port;
-}
-
 static bool counts(const struct cp_limits *l, unsigned int port)
 {
 	return port >= l->port_lo && port <= l->port_hi && !port_set_has(&l->reserved, port);
@@ -53,9 +45,9 @@ int bindcap__compute(const struct cp_local *pairs, size_t n, const struct cp_lim
 		return -ENOMEM;
 	}
 	memcpy(v, pairs, n * sizeof(*v));
-	qsort(v, n, sizeof(*v), cmp_local);
+	qsort(v, n, sizeof(*v), local_cmp);
 	for (i = 0; i < n; i++) {	/* unique pairs, and the union sets */
-		if (m && !cmp_local(&v[m - 1], &v[i]))
+		if (m && !local_cmp(&v[m - 1], &v[i]))
 			continue;
 		v[m++] = v[i];
 		if (counts(l, v[i].port) && !port_set_has(&out->held, v[i].port))

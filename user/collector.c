@@ -824,6 +824,8 @@ static int truth_bind_pairs(const struct ns_work *w, struct cp_local_list *out)
 	for (i = 0; !err && i < w->truth.n; i++)
 		if (w->truth.recs[i].flags & CP_REC_BINDPORT)	/* listeners are tracked live */
 			err = local_list__add(out, w->truth.recs[i].saddr, w->truth.recs[i].sport);
+	if (!err)
+		local_list__unique(out);
 	return err;
 }
 

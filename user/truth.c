@@ -73,6 +73,25 @@ int local_list__add(struct cp_local_list *l, const __u8 addr[16], __u16 port)
 	return 0;
 }
 
+int local_cmp(const void *a, const void *b)
+{
+	const struct cp_local *x = a, *y = b;
+	int r = memcmp(x->addr, y->addr, 16);
+
+	return r ? r : (int)x->port - (int)y->port;
+}
+
+void local_list__unique(struct cp_local_list *l)
+{
+	size_t out = 0;
+
+	qsort(l->v, l->n, sizeof(*l->v), local_cmp);
+	for (size_t i = 0; i < l->n; i++)
+		if (!out || local_cmp(&l->v[out - 1], &l->v[i]))
+			l->v[out++] = l->v[i];
+	l->n = out;
+}
+
 void local_list__free(struct cp_local_list *l)
 {
 	free(l->v);

@@ -41,6 +41,10 @@ int truth__read_bound_inactive(struct cp_truth *t);
 int truth__read_udp(struct cp_local_list *out);
 void truth__free(struct cp_truth *t);
 int local_list__add(struct cp_local_list *l, const __u8 addr[16], __u16 port);
+/* qsort() order of struct cp_local: by address, then port. */
+int local_cmp(const void *a, const void *b);
+/* Sort and drop repeats (a busy server's accepted and TIME_WAIT sockets share one port). */
+void local_list__unique(struct cp_local_list *l);
 void local_list__free(struct cp_local_list *l);
 
 #endif
