@@ -30,6 +30,7 @@ struct ns_state {
 	bool seeded;			/* its sockets have been adopted once */
 	__u64 next_truth_ns;		/* when its TIME_WAIT model is next checked */
 	__u64 model_tw;			/* entries the model held for it at the last pass */
+	unsigned int quiet_checks;	/* checks in a row that found nothing to correct */
 	struct cp_local_list truth_binds;	/* bind-held (address, port) in the last truth pass */
 	__u64 corr_last, corr_total;
 	bool seen;
@@ -914,9 +915,13 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 			st->seeded = true;
 			st->next_truth_ns = now + cfg->correct_every * NSEC * ++k / n_seeded;
 		} else {
+			/* A check walks every socket of the machine: while they find nothing to
+			 * correct, space them out, up to 8 periods; any correction resets it. */
 			st->corr_last = changes;
 			st->corr_total += changes;
-			st->next_truth_ns = now + cfg->correct_every * NSEC;
+			st->quiet_checks = changes ? 0 : st->quiet_checks + 1;
+			st->next_truth_ns = now + cfg->correct_every * NSEC *
+					    (1u << (st->quiet_checks < 3 ? st->quiet_checks : 3));
 		}
 	}
 	err = build_holders(&pd);

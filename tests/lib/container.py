@@ -7,7 +7,7 @@ import signal
 import time
 
 from . import bpfstate, procs
-from .netns import run as run_argv
+from .netns import NsCommands
 
 _counter = 0
 
@@ -38,7 +38,7 @@ def cgroup_of(pid):
     return None
 
 
-class UnnamedNetns:
+class UnnamedNetns(NsCommands):
     def __init__(self, port_range=(40000, 40009), sysctls=None):
         global _counter
         _counter += 1
@@ -79,15 +79,6 @@ class UnnamedNetns:
 
     def exec_argv(self, argv):
         return ["nsenter", "-t", str(self.pin_pid), "-n", "--"] + list(argv)
-
-    def run(self, argv, check=True, timeout=10):
-        return run_argv(self.exec_argv(argv), check=check, timeout=timeout)
-
-    def sysctl_set(self, key, value):
-        self.run(["sysctl", "-q", "-w", f"{key}={value}"])
-
-    def sysctl(self, key):
-        return self.run(["sysctl", "-n", key]).stdout.strip()
 
     def members(self):
         return members(self.inum)

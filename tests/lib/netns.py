@@ -48,7 +48,24 @@ def owner_pid(name):
     return int(m.group(1)) if m else None
 
 
-class Netns:
+class NsCommands:
+    """Commands run inside a namespace; subclasses say how to enter it (exec_argv)."""
+
+    def exec_argv(self, argv):
+        raise NotImplementedError
+
+    def run(self, argv, check=True, timeout=10):
+        return run(self.exec_argv(argv), check=check, timeout=timeout)
+
+    def sysctl_set(self, key, value):
+        self.run(["sysctl", "-q", "-w", f"{key}={value}"])
+
+    def sysctl(self, key):
+        """Value of a sysctl as seen inside the namespace (the ground truth for limits)."""
+        return self.run(["sysctl", "-n", key]).stdout.strip()
+
+
+class Netns(NsCommands):
     """A private network namespace for one test. Use as a context manager or call close()."""
 
     def __init__(self, port_range=(40000, 40009), sysctls=None):
@@ -74,16 +91,6 @@ class Netns:
 
     def exec_argv(self, argv):
         return ["ip", "netns", "exec", self.name] + list(argv)
-
-    def run(self, argv, check=True, timeout=10):
-        return run(self.exec_argv(argv), check=check, timeout=timeout)
-
-    def sysctl_set(self, key, value):
-        self.run(["sysctl", "-q", "-w", f"{key}={value}"])
-
-    def sysctl(self, key):
-        """Value of a sysctl as seen inside the namespace (the ground truth for limits)."""
-        return self.run(["sysctl", "-n", key]).stdout.strip()
 
     def inum(self):
         return os.stat(self.path).st_ino
