@@ -106,8 +106,13 @@ static void dests_block(struct screen *sc, const struct cp_netns_snap *ns, bool 
 
 	if (!ns->n_dests)
 		return;
-	line(sc, "  %-*s %-*s %6s %6s %5s %5s %5s %6s %s", aw, "SADDR", dw, "DADDR:DPORT", "IN_USE",
-	     "PRESS", "ESTAB", "TW", wide ? "SYN" : "OTHER", "NEW/S", "TOP HOLDER");
+	/* 80 columns: ESTABLISHED is IN_USE - TW - OTHER, and the holder is its comm only. */
+	if (wide)
+		line(sc, "  %-*s %-*s %6s %6s %5s %5s %5s %5s %5s %s", aw, "SADDR", dw, "DADDR:DPORT",
+		     "IN_USE", "PRESS", "ESTAB", "SYN", "TW", "OTHER", "NEW/S", "TOP HOLDER");
+	else
+		line(sc, "  %-*s %-*s %6s %6s %5s %5s %5s %s", aw, "SADDR", dw, "DADDR:DPORT", "IN_USE",
+		     "PRESS", "TW", "OTHER", "NEW/S", "HOLDER");
 	for (i = 0; i < ns->n_dests; i++) {
 		const struct cp_dest_row *d = &ns->dests[i];
 
@@ -117,20 +122,28 @@ static void dests_block(struct screen *sc, const struct cp_netns_snap *ns, bool 
 		snprintf(dst, sizeof(dst), "%s:%u", addr_format(d->key.daddr, a, sizeof(a)),
 			 d->key.dport);
 		snprintf(holder, sizeof(holder), "-");
-		if (d->top_pid)
+		if (d->top_pid && wide)
 			snprintf(holder, sizeof(holder), "%.15s/%u", d->top_comm, d->top_pid);
+		else if (d->top_pid)
+			snprintf(holder, sizeof(holder), "%.8s", d->top_comm);
 		extra[0] = '\0';
 		if (wide)
-			snprintf(extra, sizeof(extra), "  other %llu  capacity %llu",
-				 (unsigned long long)d->other, (unsigned long long)d->capacity);
+			snprintf(extra, sizeof(extra), "  capacity %llu", (unsigned long long)d->capacity);
 		if (d->own_range)
 			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "  range %u-%u",
 				 d->range_lo, d->range_hi);
-		line(sc, "  %-*.*s %-*.*s %6llu %5.1f%% %5llu %5llu %5llu %6.0f %s%s", aw, aw, s, dw, dw,
-		     dst, (unsigned long long)d->in_use, d->pressure * 100,
-		     (unsigned long long)d->established, (unsigned long long)d->time_wait,
-		     (unsigned long long)(wide ? d->syn_sent : d->syn_sent + d->other),
-		     d->new_per_second, holder, extra);
+		if (wide)
+			line(sc, "  %-*.*s %-*.*s %6llu %5.1f%% %5llu %5llu %5llu %5llu %5.0f %s%s", aw, aw,
+			     s, dw, dw, dst, (unsigned long long)d->in_use, d->pressure * 100,
+			     (unsigned long long)d->established, (unsigned long long)d->syn_sent,
+			     (unsigned long long)d->time_wait, (unsigned long long)d->other,
+			     d->new_per_second, holder, extra);
+		else
+			line(sc, "  %-*.*s %-*.*s %6llu %5.1f%% %5llu %5llu %5.0f %s%s", aw, aw, s, dw, dw,
+			     dst, (unsigned long long)d->in_use, d->pressure * 100,
+			     (unsigned long long)d->time_wait,
+			     (unsigned long long)(d->syn_sent + d->other), d->new_per_second, holder,
+			     extra);
 	}
 	if (i < ns->n_dests)
 		line(sc, "  ... %zu more destinations (-d, -p or -n to narrow)", ns->n_dests - i);
