@@ -7,7 +7,7 @@ import signal
 import time
 
 from . import bpfstate, procs
-from .netns import NsCommands
+from .netns import NsCommands, kill_members
 
 _counter = 0
 
@@ -88,19 +88,14 @@ class UnnamedNetns(NsCommands):
         if self.closed:
             return
         self.closed = True
-        pids = []
-        for _ in range(3):
+
+        def live_members():
             pids = members(self.inum) if hasattr(self, "inum") else []
             if hasattr(self, "pin") and self.pin.poll() is None and self.pin.pid not in pids:
                 pids.append(self.pin.pid)
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.1)
+            return pids
+
+        kill_members(live_members)
         if hasattr(self, "pin"):
             procs.stop(self.pin, signal.SIGKILL)
         if self.cgroup_dir:

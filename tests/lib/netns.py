@@ -27,10 +27,10 @@ def pids_in(name):
     return [int(x) for x in p.stdout.split() if x.isdigit()]
 
 
-def delete(name):
-    """Kill every process in the namespace, then delete it. Never raises."""
-    for _ in range(3):
-        pids = pids_in(name)
+def kill_members(list_pids, tries=3):
+    """SIGKILL what list_pids() returns until it returns nothing (or tries run out)."""
+    for _ in range(tries):
+        pids = list_pids()
         if not pids:
             break
         for pid in pids:
@@ -39,6 +39,11 @@ def delete(name):
             except ProcessLookupError:
                 pass
         time.sleep(0.1)
+
+
+def delete(name):
+    """Kill every process in the namespace, then delete it. Never raises."""
+    kill_members(lambda: pids_in(name))
     run(["ip", "netns", "del", name], check=False)
 
 
