@@ -47,6 +47,8 @@ static __always_inline void on_connect_start(const struct sock *sk)
 		counter_inc(CP_CNT_MAP_FULL);
 		return;
 	}
+	if (st->released)	/* connect() again on a socket that gave its port back */
+		__builtin_memset(st, 0, sizeof(*st));
 	if (st->role != CP_ROLE_NONE)
 		return;
 	bpf_get_current_comm(st->comm, sizeof(st->comm));

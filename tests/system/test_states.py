@@ -34,3 +34,39 @@ def test_syn_sent_counted(ctx):
     assert_eq(dest_view(doc, ns.name, *KEY), ss.truth(ns)[KEY],
               "--once (seeded): destination with SYN_SENT sockets vs ss")
     assert_eq(ns_entry(doc, ns.name).get("capacity"), 10, "capacity")
+
+
+RETRY = r"""
+import socket, sys, time
+s = socket.socket()
+try:
+    s.connect(("127.0.0.1", 5006))
+    print("first connected", flush=True)
+except ConnectionRefusedError:
+    print("first refused", flush=True)
+sys.stdin.readline()                 # the test starts a listener meanwhile
+s.connect(("127.0.0.1", 5006))       # the same socket, connect() again
+print("second connected", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_connect_again_on_the_same_socket_counted(ctx):
+    """A client that retries connect() on the socket whose first connect() was refused holds a
+    port again: in_use follows ss."""
+    import subprocess
+    ns = ctx.netns()
+    t = ctx.tool(ns)
+    p = subprocess.Popen(ns.exec_argv(["python3", "-c", RETRY]), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    ctx.defer(p.kill)
+    assert_eq(p.stdout.readline().strip(), "first refused", "kernel: nobody listens yet")
+    srv = ctx.workload(ns, comm="cpt-retry-srv")
+    srv.listen(5006)
+    p.stdin.write("\n")
+    p.stdin.flush()
+    assert_eq(p.stdout.readline().strip(), "second connected", "kernel: the retry connects")
+    truth = ss.truth(ns)
+    assert_eq(truth[(LO, LO, 5006)]["in_use"], 1, "ss: one client socket (precondition)")
+    t.wait_value(lambda d: dest_view(d, ns.name, LO, LO, 5006), truth[(LO, LO, 5006)],
+                 "streaming: the retried socket vs ss", timeout=5)
