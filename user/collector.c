@@ -846,9 +846,8 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 	memset(snap, 0, sizeof(*snap));
 	err = netns__discover(&c->o.roots, cfg->netns, &list);
 	if (err) {
-		if (!c->seeded)
-			log_err("network namespace '%s': %s", cfg->netns,
-				err == -ENOENT ? "not found" : strerror(-err));
+		log_err("network namespace '%s': %s", cfg->netns,
+			err == -ENOENT ? (c->seeded ? "gone" : "not found") : strerror(-err));
 		return err;
 	}
 	work = calloc(list.n + 1, sizeof(*work));

@@ -131,8 +131,8 @@ static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots,
 	next = mono_seconds();
 	for (bool first = true; !exiting; first = false) {
 		err = collector__collect(col, &snap);
-		if (err && first)
-			goto out_free;		/* nothing could be shown: say so and stop */
+		if (err && (first || err == -ENOENT))
+			goto out_free;		/* nothing (more) can be shown: say so and stop */
 		if (!err) {
 			const char *reason;
 			bool want = arm_policy__want(&policy, &snap, mono_seconds(), &reason);

@@ -113,3 +113,26 @@ def test_netns_created_and_deleted_while_running(ctx):
     doc = t.next_doc(timeout=3)
     assert_true(t.proc.poll() is None, "connpressure still running", t.describe_exit())
     assert_eq(doc.get("lost", {}).get("map_full"), 0, "lost.map_full")
+
+
+def test_selected_netns_deleted_ends_the_tool(ctx):
+    """With -n NAME, the namespace deleted while the tool runs: one line on stderr saying so,
+    exit status 1, nothing left attached."""
+    import subprocess
+    from lib import bpfstate
+    ns = ctx.netns()
+    before = bpfstate.snapshot()
+    p = subprocess.Popen([ctx.binary, "-n", ns.name, "-o", "json", "-i", "0.2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ctx.defer(p.kill)
+    assert_true(p.stdout.readline().startswith("{"), "first document before the deletion")
+    ns.close()
+    try:
+        _, err = p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("connpressure kept running after its namespace was deleted")
+    assert_eq(p.returncode, 1, "exit status after the namespace is gone")
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert_eq(len(lines), 1, f"one line on stderr ({err!r})")
+    assert_in(ns.name, lines[0], "the line names the namespace")
+    assert_eq(bpfstate.leftovers(before), [], "connpressure's BPF objects left after the exit")
