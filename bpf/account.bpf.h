@@ -18,9 +18,19 @@
  * before the hooks are attached. */
 volatile __u64 only_netns;
 
+/* Entries in tw_socks, roughly: user space stores the count it read each interval, the
+ * hand-offs add to it. Zero lets connect() skip looking for a TIME_WAIT 4-tuple to reuse. */
+volatile __u64 tw_entries;
+
 static __always_inline bool netns_wanted(__u64 cookie)
 {
 	return !only_netns || cookie == only_netns;
+}
+
+/* The same for a socket, without reading its netns when every netns is wanted. */
+static __always_inline bool sk_netns_wanted(const struct sock *sk)
+{
+	return !only_netns || sk_netns_cookie(sk) == only_netns;
 }
 
 static __always_inline void counter_inc(__u32 idx)
@@ -179,6 +189,8 @@ static __always_inline void tw_handoff(const struct cp_sock_state *st, __u32 fla
 	__builtin_memcpy(val.comm, st->comm, sizeof(val.comm));
 	if (bpf_map_update_elem(&tw_socks, &key, &val, BPF_ANY))
 		counter_inc(CP_CNT_MAP_FULL);
+	else
+		__sync_fetch_and_add(&tw_entries, 1);
 }
 
 /* The port goes back to the kernel (or on to a TIME_WAIT socket when handoff). */

@@ -40,7 +40,7 @@ static __always_inline void on_connect_start(const struct sock *sk)
 {
 	struct cp_sock_state *st;
 
-	if (sk->__sk_common.skc_num || !netns_wanted(sk_netns_cookie(sk)))
+	if (sk->__sk_common.skc_num || !sk_netns_wanted(sk))
 		return;
 	st = state_of(sk, true);
 	if (!st) {
@@ -63,6 +63,8 @@ static __always_inline void on_port_known(struct cp_sock_state *st, const struct
 
 	st->sport = BPF_CORE_READ((struct inet_sock *)sk, inet_sport);
 	st->sport = bpf_ntohs(st->sport);
+	if (!tw_entries)
+		return;		/* the model is empty: nothing to reuse */
 	tw_key_from_state(&twk, st);
 	if (bpf_map_delete_elem(&tw_socks, &twk) == 0)
 		counter_inc(CP_CNT_TW_REUSED);
@@ -149,7 +151,7 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 	if (!st)
 		return 0;
 	if (newstate == BPF_TCP_LISTEN && st->role == CP_ROLE_NONE &&
-	    netns_wanted(sk_netns_cookie(sk))) {
+	    sk_netns_wanted(sk)) {
 		/* listen() without bind() picked its port itself. */
 		dest_key_from_sk(&st->dest, sk);
 		__builtin_memset(st->dest.daddr, 0, sizeof(st->dest.daddr));

@@ -358,6 +358,16 @@ struct pass_data {
 	size_t n_hold;
 };
 
+/* Entries the model holds after this pass's expiry and corrections. */
+static __u64 live_tw(const struct pass_data *pd)
+{
+	__u64 n = pd->tw_added.n;
+
+	for (size_t i = 0; i < pd->tw.n; i++)
+		n += !tw_removed(map_dump__val(&pd->tw, i));
+	return n;
+}
+
 static void dest_key_from_tw(struct cp_dest_key *d, const struct cp_tw_key *k)
 {
 	memset(d, 0, sizeof(*d));
@@ -923,6 +933,7 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 					    (1u << (st->quiet_checks < 3 ? st->quiet_checks : 3));
 		}
 	}
+	c->o.loader->skel->bss->tw_entries = live_tw(&pd);
 	err = build_holders(&pd);
 	if (err)
 		goto out;
