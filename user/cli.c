@@ -38,6 +38,8 @@ static const char usage[] =
 "      --no-auto-arm       never arm them (default: armed while a bind/UDP\n"
 "                          pressure is at or above --arm-threshold)\n"
 "      --arm-threshold F   pressure that arms them (default 0.8)\n"
+"      --prune-after SECONDS\n"
+"                          forget destinations and holders empty this long (default 60)\n"
 "      --btf PATH          kernel BTF to use (default /sys/kernel/btf/vmlinux)\n"
 "      --max-dests N       destinations tracked in the kernel (default 16384)\n"
 "      --max-holders N     (destination, process) pairs tracked (default 16384)\n"
@@ -53,7 +55,7 @@ static const char usage[] =
 enum {
 	OPT_ONCE = 256, OPT_CORRECT, OPT_BTF, OPT_MAX_DESTS, OPT_MAX_HOLDERS,
 	OPT_MAX_TW, OPT_MAX_BINDS, OPT_MAX_FAILURES, OPT_ARM, OPT_NO_AUTO_ARM, OPT_ARM_THRESHOLD,
-	OPT_TCP, OPT_UDP,
+	OPT_TCP, OPT_UDP, OPT_PRUNE,
 };
 
 static const struct option long_opts[] = {
@@ -67,6 +69,7 @@ static const struct option long_opts[] = {
 	{ "dest", required_argument, NULL, 'd' },
 	{ "wide", no_argument, NULL, 'w' },
 	{ "correct-every", required_argument, NULL, OPT_CORRECT },
+	{ "prune-after", required_argument, NULL, OPT_PRUNE },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "arm-syscalls", no_argument, NULL, OPT_ARM },
 	{ "no-auto-arm", no_argument, NULL, OPT_NO_AUTO_ARM },
@@ -120,6 +123,7 @@ int cli__parse(int argc, char **argv, struct cp_config *cfg)
 		.output = CP_OUT_TABLE,
 		.interval = 1.0,
 		.correct_every = 10.0,
+		.prune_after = 60.0,
 		.netns = "all",
 		.max_dests = CP_DEF_MAX_DESTS,
 		.max_holders = CP_DEF_MAX_HOLDERS,
@@ -188,6 +192,9 @@ int cli__parse(int argc, char **argv, struct cp_config *cfg)
 				err = -EINVAL;
 			}
 			cfg->netns = optarg;
+			break;
+		case OPT_PRUNE:
+			err = parse_seconds("--prune-after", optarg, 1, &cfg->prune_after);
 			break;
 		case OPT_CORRECT:
 			err = parse_seconds("--correct-every", optarg, 1, &cfg->correct_every);

@@ -14,6 +14,7 @@ struct cp_config {
 	enum cp_output output;
 	double interval;		/* seconds between snapshots */
 	double correct_every;		/* seconds between TIME_WAIT corrections */
+	double prune_after;		/* seconds an empty kernel map entry is kept */
 	const char *netns;		/* "all", a path, a pid or a name under /run/netns */
 	const char *btf_path;		/* NULL: the running kernel's */
 	int verbose;

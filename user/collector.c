@@ -19,6 +19,7 @@
 #include "collector.h"
 #include "log.h"
 #include "maps.h"
+#include "prune.h"
 #include "truth.h"
 #include "twmodel.h"
 
@@ -67,7 +68,26 @@ struct collector {
 	struct totals prev_connects;	/* cp_dest_key -> connects */
 	struct totals prev_fails;	/* cp_fail_key -> count */
 	__u64 events;
+	struct pruner prune_dests, prune_holders, prune_binds;
+	__u64 last_prune_ns;
 };
+
+static bool dest_empty(const void *val)
+{
+	const struct cp_dest_stats *s = val;
+
+	return s->syn_sent <= 0 && s->established <= 0 && s->other <= 0 && s->ranged <= 0;
+}
+
+static bool holder_empty(const void *val)
+{
+	return ((const struct cp_holder_val *)val)->ports <= 0;
+}
+
+static bool bind_empty(const void *val)
+{
+	return ((const struct cp_bind_val *)val)->sockets <= 0;
+}
 
 static __u64 mono_ns(void)
 {
@@ -92,6 +112,12 @@ struct collector *collector__new(const struct collector_opts *opts)
 	if (!c)
 		return NULL;
 	c->o = *opts;
+	pruner__init(&c->prune_dests, bpf_map__fd(opts->loader->skel->maps.dest_stats),
+		     sizeof(struct cp_dest_key), sizeof(struct cp_dest_stats), dest_empty);
+	pruner__init(&c->prune_holders, bpf_map__fd(opts->loader->skel->maps.holder_ports),
+		     sizeof(struct cp_holder_key), sizeof(struct cp_holder_val), holder_empty);
+	pruner__init(&c->prune_binds, bpf_map__fd(opts->loader->skel->maps.bind_ports),
+		     sizeof(struct cp_bind_key), sizeof(struct cp_bind_val), bind_empty);
 	c->prev_connects.key_size = sizeof(struct cp_dest_key);
 	c->prev_fails.key_size = sizeof(struct cp_fail_key);
 	return c;
@@ -112,6 +138,9 @@ void collector__free(struct collector *c)
 		return;
 	totals_free(&c->prev_connects);
 	totals_free(&c->prev_fails);
+	pruner__free(&c->prune_dests);
+	pruner__free(&c->prune_holders);
+	pruner__free(&c->prune_binds);
 	for (size_t i = 0; i < c->n_ns; i++)
 		local_list__free(&c->ns[i].truth_binds);
 	free(c->ns);
@@ -973,6 +1002,13 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 	}
 	ns_state_prune(c);
 
+	if (now - c->last_prune_ns >= cfg->prune_after * NSEC) {
+		/* After this pass used the dumps: what is deleted was empty anyway. */
+		pruner__round(&c->prune_dests, &pd.dests);
+		pruner__round(&c->prune_holders, &pd.holders);
+		pruner__round(&c->prune_binds, &pd.binds);
+		c->last_prune_ns = now;
+	}
 	totals_set(&c->prev_connects, &pd.dests, offsetof(struct cp_dest_stats, connects));
 	totals_set(&c->prev_fails, &pd.fails, offsetof(struct cp_fail_val, count));
 	loader__read_lost(c->o.loader, &snap->lost);

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* prune.h: deletes kernel map entries that stayed empty (a destination nobody connects to any
+ * more, a process that let go of its ports), so that a long run keeps room for what is live. */
+#ifndef CP_PRUNE_H
+#define CP_PRUNE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "maps.h"
+
+/* Is this entry empty (nothing held, and for a destination no new connect() since)? */
+typedef bool (*prune_empty_fn)(const void *val);
+
+struct pruner {
+	int map_fd;
+	size_t key_size, val_size;
+	prune_empty_fn empty;
+	void *keys;		/* empty at the last round, sorted: deleted if still so now */
+	void *vals;
+	size_t n;
+};
+
+void pruner__init(struct pruner *p, int map_fd, size_t key_size, size_t val_size,
+		  prune_empty_fn empty);
+/*
+ * One round over a fresh dump of the map: entries empty now and at the previous round, with
+ * the same value, are deleted (atomically read back: one that changed in between is put
+ * back). Rounds are spaced by the caller (a minute). Returns the entries deleted.
+ */
+size_t pruner__round(struct pruner *p, const struct map_dump *d);
+void pruner__free(struct pruner *p);
+
+#endif
