@@ -17,6 +17,7 @@
 #include "connpressure.skel.h"
 #include "bindcap.h"
 #include "collector.h"
+#include "holders.h"
 #include "log.h"
 #include "maps.h"
 #include "prune.h"
@@ -362,29 +363,9 @@ static void count_model_tw(struct collector *c, const struct map_dump *tw)
 
 /* ---- building the snapshot --------------------------------------------------------------- */
 
-/* Units of ports per (destination, pid): live sockets from holder_ports plus TIME_WAIT. */
-struct holder_row {
-	struct cp_dest_key dest;
-	__u32 pid;
-	__u32 pad;
-	__u64 ports;
-	char comm[CP_COMM_LEN];
-};
-
-static int cmp_holder(const void *a, const void *b)
-{
-	const struct holder_row *x = a, *y = b;
-	int r = memcmp(&x->dest, &y->dest, sizeof(x->dest));
-
-	if (r)
-		return r;
-	return x->pid < y->pid ? -1 : x->pid > y->pid;
-}
-
 struct pass_data {
 	struct map_dump dests, holders, tw, tw_added, binds, fails;
-	struct holder_row *hold;	/* merged and sorted by (dest, pid) */
-	size_t n_hold;
+	struct holders hold;		/* ports per (destination, pid), TIME_WAIT included */
 };
 
 /* Entries the model holds after this pass's expiry and corrections. */
@@ -397,16 +378,6 @@ static __u64 live_tw(const struct pass_data *pd)
 	return n;
 }
 
-static void dest_key_from_tw(struct cp_dest_key *d, const struct cp_tw_key *k)
-{
-	memset(d, 0, sizeof(*d));
-	d->netns_cookie = k->netns_cookie;
-	memcpy(d->saddr, k->saddr, 16);
-	memcpy(d->daddr, k->daddr, 16);
-	d->dport = k->dport;
-	d->proto = k->proto;
-}
-
 static void each_tw(const struct pass_data *pd, void (*fn)(void *, const struct cp_tw_key *,
 							   const struct cp_tw_val *), void *arg)
 {
@@ -417,89 +388,16 @@ static void each_tw(const struct pass_data *pd, void (*fn)(void *, const struct 
 		fn(arg, map_dump__key(&pd->tw_added, i), map_dump__val(&pd->tw_added, i));
 }
 
-struct hold_build {
-	struct holder_row *rows;
-	size_t n;
-};
-
-static void add_tw_holder(void *arg, const struct cp_tw_key *k, const struct cp_tw_val *v)
-{
-	struct hold_build *b = arg;
-	struct holder_row *r;
-
-	if (v->flags & CP_TW_BOUND)
-		return;
-	r = &b->rows[b->n++];
-	memset(r, 0, sizeof(*r));
-	dest_key_from_tw(&r->dest, k);
-	r->pid = v->pid;
-	r->ports = 1;
-	memcpy(r->comm, v->comm, sizeof(r->comm));
-}
-
-static int build_holders(struct pass_data *pd)
-{
-	struct hold_build b;
-	size_t i, out = 0;
-
-	b.rows = malloc((pd->holders.n + pd->tw.n + pd->tw_added.n + 1) * sizeof(*b.rows));
-	if (!b.rows)
-		return -ENOMEM;
-	b.n = 0;
-	for (i = 0; i < pd->holders.n; i++) {
-		const struct cp_holder_key *k = map_dump__key(&pd->holders, i);
-		const struct cp_holder_val *v = map_dump__val(&pd->holders, i);
-		struct holder_row *r = &b.rows[b.n];
-
-		if (v->ports <= 0)
-			continue;
-		memset(r, 0, sizeof(*r));
-		r->dest = k->dest;
-		r->pid = k->pid;
-		r->ports = v->ports;
-		memcpy(r->comm, v->comm, sizeof(r->comm));
-		b.n++;
-	}
-	each_tw(pd, add_tw_holder, &b);
-	qsort(b.rows, b.n, sizeof(*b.rows), cmp_holder);
-	/* Merge equal (dest, pid) rows, summing ports. */
-	for (i = 0; i < b.n; i++) {
-		if (out && !cmp_holder(&b.rows[out - 1], &b.rows[i])) {
-			b.rows[out - 1].ports += b.rows[i].ports;
-			if (!b.rows[out - 1].comm[0])
-				memcpy(b.rows[out - 1].comm, b.rows[i].comm, CP_COMM_LEN);
-			continue;
-		}
-		b.rows[out++] = b.rows[i];
-	}
-	pd->hold = b.rows;
-	pd->n_hold = out;
-	return 0;
-}
-
 /* The destination's largest holder with a known pid. */
 static void top_holder(const struct pass_data *pd, struct cp_dest_row *row)
 {
-	struct holder_row probe = { .dest = row->key };
-	size_t lo = 0, hi = pd->n_hold;
+	const struct holder_row *top = holders__top(&pd->hold, &row->key);
 
-	while (lo < hi) {	/* first row of this destination */
-		size_t mid = (lo + hi) / 2;
-
-		if (cmp_holder(&pd->hold[mid], &probe) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < pd->n_hold && !memcmp(&pd->hold[lo].dest, &row->key, sizeof(row->key)); lo++) {
-		const struct holder_row *h = &pd->hold[lo];
-
-		if (h->pid && h->ports > row->top_count) {
-			row->top_pid = h->pid;
-			row->top_count = h->ports;
-			memcpy(row->top_comm, h->comm, CP_COMM_LEN);
-		}
-	}
+	if (!top)
+		return;
+	row->top_pid = top->pid;
+	row->top_count = top->ports;
+	memcpy(row->top_comm, top->comm, CP_COMM_LEN);
 }
 
 /* TIME_WAIT model entries per destination: one pass over a sorted copy of keys. */
@@ -518,7 +416,7 @@ static void add_tw_dest(void *arg, const struct cp_tw_key *k, const struct cp_tw
 	struct tw_dests *t = arg;
 
 	if (!(v->flags & CP_TW_BOUND))
-		dest_key_from_tw(&t->keys[t->n++], k);
+		twmodel_dest_of(&t->keys[t->n++], k);
 }
 
 static __u64 count_sorted(const struct tw_dests *t, const struct cp_dest_key *key)
@@ -652,15 +550,6 @@ static __u64 own_range_capacity(struct cp_dest_row *row, const struct cp_netns_s
 	return cap;
 }
 
-/* Ports the filtered process holds on a destination (-p). */
-static __u64 pid_ports(const struct pass_data *pd, const struct cp_dest_key *k, __u32 pid)
-{
-	struct holder_row probe = { .dest = *k, .pid = pid };
-	struct holder_row *h = bsearch(&probe, pd->hold, pd->n_hold, sizeof(*pd->hold), cmp_holder);
-
-	return h ? h->ports : 0;
-}
-
 static int fill_dests(struct collector *c, const struct pass_data *pd,
 		      const struct tw_dests *twd, __u64 cookie, struct cp_netns_snap *ns,
 		      const struct cp_port_set *held, double elapsed)
@@ -716,7 +605,7 @@ static int fill_dests(struct collector *c, const struct pass_data *pd,
 		row->in_use = row->syn_sent + row->established + row->other + row->time_wait;
 		if (!row->in_use && row->new_per_second == 0)
 			continue;	/* idle destinations are not news */
-		if (pid && !(row->pid_ports = pid_ports(pd, k, pid)))
+		if (pid && !(row->pid_ports = holders__ports(&pd->hold, k, pid)))
 			continue;
 		row->own_range = row->range_lo || row->range_hi;
 		row->capacity = row->own_range && ns->limits_ok ?
@@ -848,7 +737,7 @@ static void pass_data_free(struct pass_data *pd)
 	map_dump__free(&pd->tw_added);
 	map_dump__free(&pd->binds);
 	map_dump__free(&pd->fails);
-	free(pd->hold);
+	holders__free(&pd->hold);
 }
 
 /* The truth's bind-held ports: listeners, sockets on bind()-made buckets, bound-only ones. */
@@ -963,9 +852,13 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		}
 	}
 	c->o.loader->skel->bss->tw_entries = live_tw(&pd);
-	err = build_holders(&pd);
-	if (err)
-		goto out;
+	{
+		const struct map_dump *const tw[] = { &pd.tw, &pd.tw_added };
+
+		err = holders__build(&pd.hold, &pd.holders, tw, 2);
+		if (err)
+			goto out;
+	}
 	twd.keys = malloc((pd.tw.n + pd.tw_added.n + 1) * sizeof(*twd.keys));
 	if (!twd.keys) {
 		err = -ENOMEM;

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <linux/types.h>
 #include "connpressure.h"
 #include "maps.h"
@@ -15,6 +16,17 @@
 static inline bool tw_removed(const struct cp_tw_val *v)
 {
 	return v->entered_ns == 0;
+}
+
+/* The destination a TIME_WAIT entry counts against. */
+static inline void twmodel_dest_of(struct cp_dest_key *d, const struct cp_tw_key *k)
+{
+	memset(d, 0, sizeof(*d));
+	d->netns_cookie = k->netns_cookie;
+	memcpy(d->saddr, k->saddr, 16);
+	memcpy(d->daddr, k->daddr, 16);
+	d->dport = k->dport;
+	d->proto = k->proto;
 }
 
 /* Delete entries older than 60 s at now (CLOCK_MONOTONIC ns); they are marked removed. */
