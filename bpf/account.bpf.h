@@ -37,8 +37,8 @@ static __always_inline void counter_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 
-	if (v)
-		(*v)++;		/* per-CPU slot: no other writer */
+	if (v)	/* per-CPU slot, but a softirq may interrupt us on this CPU */
+		__sync_fetch_and_add(v, 1);
 }
 
 /* Insert a zeroed value unless present; a full map is counted, never silent. */
