@@ -32,7 +32,8 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test unit-test tools run deps
+.PHONY: all clean test unit-test tools run deps install
+PREFIX ?= /usr/local
 .SECONDARY:
 all: $(OUTPUT)/connpressure $(TOOL_BINS)
 
@@ -80,6 +81,9 @@ deps:
 
 run: all
 	$(Q)$(OUTPUT)/connpressure $(ARGS)
+
+install: $(OUTPUT)/connpressure
+	$(Q)install -D -m 0755 $< $(DESTDIR)$(PREFIX)/sbin/connpressure
 
 clean:
 	$(call msg,CLEAN)
