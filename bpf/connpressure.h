@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* connpressure.h: the one header shared by bpf/ and user/: map keys, values, records. */
 #ifndef CONNPRESSURE_H
 #define CONNPRESSURE_H
