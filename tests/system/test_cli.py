@@ -100,3 +100,20 @@ def test_help_and_version(ctx):
     p = run_once(ctx.binary, ["-V"], timeout=10)
     assert_eq(p.returncode, 0, "-V exit code")
     assert_true(p.stdout.strip() != "", "-V prints a version on stdout")
+
+
+def test_kernel_without_the_tracepoint_refused(ctx):
+    """A kernel whose BTF lacks sock:inet_sock_set_state (here: a minimal BTF made by bpftool with
+    only the types the BPF object relocates against, so no btf_trace_* typedefs): one line naming
+    the missing tracepoint, non-zero exit, nothing loaded."""
+    import subprocess
+    obj = os.path.join(os.path.dirname(ctx.binary), "connpressure.bpf.o")
+    tmp = tempfile.mkdtemp(prefix="cpt-btf-")
+    ctx.defer(shutil.rmtree, tmp, True)
+    btf = os.path.join(tmp, "min.btf")
+    subprocess.run(["bpftool", "gen", "min_core_btf", "/sys/kernel/btf/vmlinux", btf, obj],
+                   check=True, capture_output=True, timeout=60)
+    before = bpfstate.snapshot()
+    p = run_once(ctx.binary, ["--once", "--btf", btf], timeout=20)
+    check_error(p, ["inet_sock_set_state"], "connpressure --btf <BTF without the tracepoint>")
+    assert_eq(bpfstate.leftovers(before), [], "programs/links left after the error exit")
