@@ -67,12 +67,21 @@ def test_existing_time_wait_only_destination(ctx):
     r = w.connect(LO, 5001, n=6)
     assert_eq(len(r["conns"]), 6, "workload: connections opened")
     w.stop()                          # process exits: its sockets close client first
-    assert_true(wait_until(lambda: ss.count_state(ns, "TIME-WAIT", LO, 5001) == 6, 3),
-                "ss: 6 TIME-WAIT sockets after the client process exited (precondition)",
+
+    def only_time_wait_left():
+        rows = [r for r in ss.rows(ns) if r["raddr"] == LO and r["rport"] == 5001]
+        return rows and all(r["state"] == "TIME-WAIT" for r in rows)
+    # Normally all 6 end in TIME_WAIT; the kernel may reset one (seen once in CI), so the
+    # expectation is what ss lists, and at least most of them.
+    assert_true(wait_until(only_time_wait_left, 3),
+                "ss: only TIME-WAIT sockets left after the client process exited (precondition)",
+                ns.run(["ss", "-tan"]).stdout)
+    tw = ss.count_state(ns, "TIME-WAIT", LO, 5001)
+    assert_true(tw >= 4, f"ss: {tw} of 6 connections in TIME-WAIT (precondition)",
                 ns.run(["ss", "-tan"]).stdout)
     doc = ctx.once(ns)
     d = dest(doc, ns.name, LO, LO, 5001)
     assert_true(d is not None, "TIME_WAIT-only destination present", str(ns_entry(doc, ns.name)))
-    assert_eq((d.get("in_use"), d.get("states", {}).get("time_wait")), (6, 6),
-              "in_use, states.time_wait")
+    assert_eq((d.get("in_use"), d.get("states", {}).get("time_wait")), (tw, tw),
+              "in_use, states.time_wait (= ss TIME-WAIT)")
     assert_eq(all_views(doc, ns.name), ss.truth(ns), "destinations vs ss")
