@@ -65,15 +65,17 @@ static __always_inline void addr_v4mapped(__u8 *dst, __u32 addr_be)
 	__builtin_memcpy(dst + 12, &addr_be, 4);
 }
 
-/* Local and remote address of a socket, IPv4 as v4-mapped IPv6. */
+/* Local and remote address of a socket (a BTF pointer), IPv4 as v4-mapped IPv6. */
 static __always_inline void sk_read_addrs(const struct sock *sk, __u8 *saddr, __u8 *daddr)
 {
-	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET) {
-		addr_v4mapped(saddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
-		addr_v4mapped(daddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	const struct sock_common *skc = &sk->__sk_common;
+
+	if (skc->skc_family == AF_INET) {
+		addr_v4mapped(saddr, skc->skc_rcv_saddr);
+		addr_v4mapped(daddr, skc->skc_daddr);
 	} else {
-		bpf_core_read(saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(daddr, 16, &sk->__sk_common.skc_v6_daddr);
+		__builtin_memcpy(saddr, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(daddr, &skc->skc_v6_daddr, 16);
 	}
 }
 
@@ -82,7 +84,7 @@ static __always_inline void dest_key_from_sk(struct cp_dest_key *k, const struct
 	__builtin_memset(k, 0, sizeof(*k));
 	k->netns_cookie = sk_netns_cookie(sk);
 	sk_read_addrs(sk, k->saddr, k->daddr);
-	k->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	k->dport = bpf_ntohs(sk->__sk_common.skc_dport);
 	k->proto = IPPROTO_TCP;
 }
 
@@ -93,7 +95,7 @@ static __always_inline bool bucket_made_by_bind(const struct inet_bind_bucket *t
 {
 	if (!tb)
 		return false;
-	return BPF_CORE_READ(tb, fastreuse) >= 0 || BPF_CORE_READ(tb, fastreuseport) >= 0;
+	return tb->fastreuse >= 0 || tb->fastreuseport >= 0;
 }
 
 static __always_inline __u8 bucket_of_state(int state)
@@ -262,7 +264,7 @@ static __always_inline void adopt_connect(struct cp_sock_state *st, const struct
 	__u32 range;
 
 	dest_key_from_sk(&st->dest, sk);
-	st->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	st->sport = sk->__sk_common.skc_num;
 	st->pid = pid;
 	st->role = CP_ROLE_CONNECT;
 	s = lookup_or_init(&dest_stats, &st->dest, &zero);

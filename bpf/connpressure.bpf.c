@@ -27,7 +27,7 @@ static __always_inline __u32 current_pid(void)
 
 static __always_inline bool bindport_locked(const struct sock *sk)
 {
-	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks) & SOCK_BINDPORT_LOCK;
+	return BPF_CORE_READ_BITFIELD(sk, sk_userlocks) & SOCK_BINDPORT_LOCK;
 }
 
 /*
@@ -61,8 +61,8 @@ static __always_inline void on_port_known(struct cp_sock_state *st, const struct
 {
 	struct cp_tw_key twk;
 
-	st->sport = BPF_CORE_READ((struct inet_sock *)sk, inet_sport);
-	st->sport = bpf_ntohs(st->sport);
+	/* inet_sock lies beyond the struct sock the tracepoint types: probe-read */
+	st->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	if (!tw_entries)
 		return;		/* the model is empty: nothing to reuse */
 	tw_key_from_state(&twk, st);
@@ -202,12 +202,12 @@ int iter_tcp(struct bpf_iter__tcp *ctx)
 
 	if (!skc)
 		return 0;
-	state = BPF_CORE_READ(skc, skc_state);
+	state = skc->skc_state;
 	if (state == BPF_TCP_NEW_SYN_RECV)
 		return 0;	/* request sockets hold the listener's port */
 	sk_read_addrs((const struct sock *)skc, rec.saddr, rec.daddr);
-	rec.sport = BPF_CORE_READ(skc, skc_num);
-	rec.dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	rec.sport = skc->skc_num;
+	rec.dport = bpf_ntohs(skc->skc_dport);
 	rec.state = state;
 
 	if (state == BPF_TCP_TIME_WAIT) {
@@ -215,7 +215,7 @@ int iter_tcp(struct bpf_iter__tcp *ctx)
 		if (!tw)
 			return 0;
 		rec.flags |= CP_REC_TW;
-		if (bucket_made_by_bind(BPF_CORE_READ(tw, tw_sk.tw_tb)))
+		if (bucket_made_by_bind(tw->tw_sk.tw_tb))
 			rec.flags |= CP_REC_BINDPORT;
 		bpf_seq_write(seq, &rec, sizeof(rec));
 		return 0;
@@ -223,7 +223,7 @@ int iter_tcp(struct bpf_iter__tcp *ctx)
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0;
-	if (bucket_made_by_bind(BPF_CORE_READ(tp, inet_conn.icsk_bind_hash)))
+	if (bucket_made_by_bind(tp->inet_conn.icsk_bind_hash))
 		rec.flags |= CP_REC_BINDPORT;
 	if (state == BPF_TCP_LISTEN) {
 		/* A listener holds its port until it closes: track it live from now on. */

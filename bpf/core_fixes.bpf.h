@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* core_fixes.bpf.h: CO-RE shims for kernel fields that changed type across versions. */
+/* core_fixes.bpf.h: CO-RE shims for kernel fields that changed type across versions.
+ * The socket is a BTF pointer (tp_btf and iterator arguments): plain loads, which the
+ * verifier turns into guarded loads, cost a fraction of a bpf_probe_read_kernel() call. */
 #ifndef CP_CORE_FIXES_BPF_H
 #define CP_CORE_FIXES_BPF_H
 
@@ -13,12 +15,12 @@ struct net___atomic_cookie {
 
 static __always_inline __u64 sk_netns_cookie(const struct sock *sk)
 {
-	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	struct net *net = sk->__sk_common.skc_net.net;
 	struct net___atomic_cookie *old = (void *)net;
 
 	if (bpf_core_field_exists(old->net_cookie.counter))
-		return BPF_CORE_READ(old, net_cookie.counter);
-	return BPF_CORE_READ(net, net_cookie);
+		return old->net_cookie.counter;
+	return net->net_cookie;
 }
 
 /* IP_LOCAL_PORT_RANGE (Linux 6.3) keeps a per-socket range in inet_sock: lo | hi << 16.
@@ -29,7 +31,7 @@ static __always_inline __u32 sk_local_port_range(const struct sock *sk)
 
 	if (!bpf_core_field_exists(inet->local_port_range))
 		return 0;
-	return BPF_CORE_READ(inet, local_port_range);
+	return BPF_CORE_READ(inet, local_port_range);	/* beyond struct sock: probe-read */
 }
 
 #endif /* CP_CORE_FIXES_BPF_H */

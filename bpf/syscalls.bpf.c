@@ -71,6 +71,29 @@ static __always_inline struct sock *sock_from_fd(__u64 fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
+/* sock_from_fd() returns a plain address, not a BTF pointer: the hooks' plain-load readers
+ * (account.bpf.h) do not apply, these probe-read the same fields. */
+static __always_inline __u64 probed_netns_cookie(const struct sock *sk)
+{
+	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	struct net___atomic_cookie *old = (void *)net;
+
+	if (bpf_core_field_exists(old->net_cookie.counter))
+		return BPF_CORE_READ(old, net_cookie.counter);
+	return BPF_CORE_READ(net, net_cookie);
+}
+
+static __always_inline void probed_addrs(const struct sock *sk, __u8 *saddr, __u8 *daddr)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET) {
+		addr_v4mapped(saddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		addr_v4mapped(daddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	} else {
+		bpf_core_read(saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
 /* Address and port of a struct sockaddr copied from user space; false if not IP. */
 static __always_inline bool sockaddr_parse(const struct pending_call *c, __u8 *addr, __u16 *port)
 {
@@ -110,7 +133,7 @@ static __always_inline int on_exit(long ret)
 	if (!sk)
 		return 0;
 	proto = BPF_CORE_READ(sk, sk_protocol);
-	key.dest.netns_cookie = sk_netns_cookie(sk);
+	key.dest.netns_cookie = probed_netns_cookie(sk);
 	if (!netns_wanted(key.dest.netns_cookie))
 		return 0;
 	key.dest.proto = proto;
@@ -126,7 +149,7 @@ static __always_inline int on_exit(long ret)
 		    BPF_CORE_READ(sk, __sk_common.skc_num))
 			return 0;
 		if (!sockaddr_parse(&call, key.dest.daddr, &key.dest.dport)) {
-			sk_read_addrs(sk, key.dest.saddr, key.dest.daddr);
+			probed_addrs(sk, key.dest.saddr, key.dest.daddr);
 			key.dest.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 		}
 		key.err = EAGAIN;
