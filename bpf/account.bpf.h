@@ -120,14 +120,6 @@ static __always_inline void stats_add(struct cp_dest_stats *s, __u8 bucket, __s6
 		__sync_fetch_and_add(&s->other, delta);
 }
 
-static __always_inline void bucket_add(const struct cp_dest_key *dest, __u8 bucket, __s64 delta)
-{
-	struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, dest);
-
-	if (s)
-		stats_add(s, bucket, delta);
-}
-
 static __always_inline void holder_add(struct cp_sock_state *st, __s64 delta)
 {
 	struct cp_holder_key key = {};
@@ -178,8 +170,9 @@ static __always_inline void tw_key_from_state(struct cp_tw_key *k, const struct 
 	k->proto = IPPROTO_TCP;
 }
 
-/* The socket passed its 4-tuple to a TIME_WAIT socket, which has no events of its own. */
-static __always_inline void tw_handoff(const struct cp_sock_state *st, __u32 flags)
+/* The socket passed its 4-tuple to a TIME_WAIT socket, which has no events of its own.
+ * False when the model had no room (counted). */
+static __always_inline bool tw_handoff(const struct cp_sock_state *st, __u32 flags)
 {
 	struct cp_tw_key key;
 	struct cp_tw_val val = {};
@@ -189,10 +182,12 @@ static __always_inline void tw_handoff(const struct cp_sock_state *st, __u32 fla
 	val.pid = st->pid;
 	val.flags = flags;
 	__builtin_memcpy(val.comm, st->comm, sizeof(val.comm));
-	if (bpf_map_update_elem(&tw_socks, &key, &val, BPF_ANY))
+	if (bpf_map_update_elem(&tw_socks, &key, &val, BPF_ANY)) {
 		counter_inc(CP_CNT_MAP_FULL);
-	else
-		__sync_fetch_and_add(&tw_entries, 1);
+		return false;
+	}
+	__sync_fetch_and_add(&tw_entries, 1);
+	return true;
 }
 
 /* The port goes back to the kernel (or on to a TIME_WAIT socket when handoff). */
@@ -202,19 +197,18 @@ static __always_inline void release_port(struct cp_sock_state *st, bool handoff)
 		return;
 	st->released = 1;
 	if (st->role == CP_ROLE_CONNECT) {
-		if (st->bucket != CP_BUCKET_NONE)
-			bucket_add(&st->dest, st->bucket, -1);
-		if (st->ranged) {
-			struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, &st->dest);
+		struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, &st->dest);
 
-			if (s)
+		if (s) {	/* one lookup for every change below */
+			stats_add(s, st->bucket, -1);
+			if (st->ranged)
 				__sync_fetch_and_add(&s->ranged, -1);
 		}
 		st->bucket = CP_BUCKET_NONE;
 		if (st->holder_counted)
 			holder_add(st, -1);
-		if (handoff)
-			tw_handoff(st, 0);
+		if (handoff && tw_handoff(st, 0) && s)
+			__sync_fetch_and_add(&s->tw_in, 1);
 	} else if (st->role == CP_ROLE_BIND) {
 		bind_add(st, -1);
 		if (handoff)

@@ -59,15 +59,27 @@ static __always_inline void on_connect_start(const struct sock *sk)
  * reused by this connect(): the kernel killed that TIME_WAIT socket. */
 static __always_inline void on_port_known(struct cp_sock_state *st, const struct sock *sk)
 {
+	struct cp_dest_stats *s;
 	struct cp_tw_key twk;
+	struct cp_tw_val *tw;
+	bool live;
 
 	/* inet_sock lies beyond the struct sock the tracepoint types: probe-read */
 	st->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	if (!tw_entries)
 		return;		/* the model is empty: nothing to reuse */
 	tw_key_from_state(&twk, st);
-	if (bpf_map_delete_elem(&tw_socks, &twk) == 0)
-		counter_inc(CP_CNT_TW_REUSED);
+	tw = bpf_map_lookup_elem(&tw_socks, &twk);
+	if (!tw)
+		return;
+	/* An entry past its 60 s is one user space counts as expired already. */
+	live = !(tw->flags & CP_TW_BOUND) &&
+	       bpf_ktime_get_ns() - tw->entered_ns < CP_TW_SECONDS * 1000000000ULL;
+	if (bpf_map_delete_elem(&tw_socks, &twk))
+		return;		/* user space expired or corrected it meanwhile */
+	counter_inc(CP_CNT_TW_REUSED);
+	if (live && (s = bpf_map_lookup_elem(&dest_stats, &st->dest)))
+		__sync_fetch_and_add(&s->tw_out, 1);
 }
 
 /* bind() took a port (not called for IP_BIND_ADDRESS_NO_PORT nor on failure). */

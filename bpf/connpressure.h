@@ -66,6 +66,11 @@ struct cp_dest_stats {
 	__u16 range_lo;		/* IP_LOCAL_PORT_RANGE of its sockets (last seen); 0: none */
 	__u16 range_hi;
 	__s32 ranged;		/* live sockets that set IP_LOCAL_PORT_RANGE */
+	/* Entries this destination's sockets put into the TIME_WAIT model, and live ones
+	 * connect() took out again (reuse): user space follows the model between full reads of
+	 * tw_socks with these (monotonic) counts. */
+	__u64 tw_in;
+	__u64 tw_out;
 };
 
 /* Ports of one destination held by one process (TIME_WAIT ones are in tw_socks). */
@@ -181,7 +186,7 @@ struct cp_iter_rec {
 #define CP_STATIC_ASSERT _Static_assert
 #endif
 CP_STATIC_ASSERT(sizeof(struct cp_dest_key) == 48, "bpf/user ABI: cp_dest_key");
-CP_STATIC_ASSERT(sizeof(struct cp_dest_stats) == 40, "bpf/user ABI: cp_dest_stats");
+CP_STATIC_ASSERT(sizeof(struct cp_dest_stats) == 56, "bpf/user ABI: cp_dest_stats");
 CP_STATIC_ASSERT(sizeof(struct cp_holder_key) == 56, "bpf/user ABI: cp_holder_key");
 CP_STATIC_ASSERT(sizeof(struct cp_holder_val) == 24, "bpf/user ABI: cp_holder_val");
 CP_STATIC_ASSERT(sizeof(struct cp_tw_key) == 48, "bpf/user ABI: cp_tw_key");

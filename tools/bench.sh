@@ -441,7 +441,7 @@ preflight() {
 
 declare -A RATIOS TRATES URATES QRATIOS QTRATES QURATES SUM_UT SUM_ST SUM_OPS MAX_HWM SUM_LOST \
 	SUM_ERRS FAILS
-declare -A FOREIGN_SEEN FOREIGN_PIDS	# command name -> processes seen; comm:pid -> 1
+declare -A FOREIGN_SEEN=() FOREIGN_PIDS=()	# command name -> processes seen; comm:pid -> 1
 
 # stats "v1 v2 ...": "median min max"
 stats() {

@@ -2,7 +2,8 @@
 /* collector.c: one pass per interval:
  *   1. find the namespaces; from a dedicated thread, setns() into each to read its limits
  *      and, every --correct-every seconds, the kernel's truth (iter/tcp, INET_DIAG);
- *   2. read the kernel's maps; expire the TIME_WAIT model (60 s) and correct it from truth;
+ *   2. read the kernel's maps; expire the TIME_WAIT model (60 s) and correct it from truth
+ *      (a big model is read in full only every TW_FULL_READ_NS, see struct tw_cache);
  *   3. fill the snapshot: usage against capacity per destination, failures, losses. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +26,13 @@
 #include "twmodel.h"
 
 #define NSEC 1000000000ULL
+
+/* Reading tw_socks costs a lock per entry: under a connection storm (hundreds of thousands of
+ * entries) most of this process's CPU. A model bigger than TW_SMALL is read in full only every
+ * TW_FULL_READ_NS (well under the 60 s an entry lives) and whenever a truth check needs it; the
+ * passes between follow it with the per-destination hand-off and reuse counts. */
+#define TW_SMALL	4096
+#define TW_FULL_READ_NS	(10 * NSEC)
 
 /* What the collector remembers of a namespace between passes. */
 struct ns_state {
@@ -60,8 +68,20 @@ struct totals {
 	size_t n, key_size;
 };
 
+/* The TIME_WAIT model as last read in full, and each destination's hand-off and reuse
+ * counts at that moment: TIME_WAIT now = entries of that read not yet 60 s old
+ * + hand-offs since - reuses since. */
+struct tw_cache {
+	bool valid;
+	__u64 read_ns;
+	struct map_dump tw, added;	/* tw_socks as read, and what correction added */
+	struct totals tw_in, tw_out;	/* cp_dest_key -> cp_dest_stats.tw_in / tw_out */
+};
+
 struct collector {
 	struct collector_opts o;
+	struct tw_cache twc;
+	bool tw_full;			/* this pass read tw_socks in full */
 	bool seeded;
 	__u64 last_pass_ns;
 	struct ns_state *ns;
@@ -121,6 +141,7 @@ struct collector *collector__new(const struct collector_opts *opts)
 		     sizeof(struct cp_bind_key), sizeof(struct cp_bind_val), bind_empty);
 	c->prev_connects.key_size = sizeof(struct cp_dest_key);
 	c->prev_fails.key_size = sizeof(struct cp_fail_key);
+	c->twc.tw_in.key_size = c->twc.tw_out.key_size = sizeof(struct cp_dest_key);
 	return c;
 }
 
@@ -139,6 +160,10 @@ void collector__free(struct collector *c)
 		return;
 	totals_free(&c->prev_connects);
 	totals_free(&c->prev_fails);
+	totals_free(&c->twc.tw_in);
+	totals_free(&c->twc.tw_out);
+	map_dump__free(&c->twc.tw);
+	map_dump__free(&c->twc.added);
 	pruner__free(&c->prune_dests);
 	pruner__free(&c->prune_holders);
 	pruner__free(&c->prune_binds);
@@ -550,6 +575,25 @@ static __u64 own_range_capacity(struct cp_dest_row *row, const struct cp_netns_s
 	return cap;
 }
 
+/* A destination's TIME_WAIT count: the model's entries as last read (still under 60 s old),
+ * plus what its sockets handed to the model since, minus what connect() reused. */
+static __u64 tw_since_read(const struct collector *c, const struct cp_dest_key *k,
+			   const struct cp_dest_stats *v, __u64 from_read)
+{
+	__u64 in, out;
+	__s64 n;
+	bool found;
+
+	if (c->tw_full)
+		return from_read;
+	in = totals_get(&c->twc.tw_in, k, &found);
+	out = totals_get(&c->twc.tw_out, k, &found);
+	if (v->tw_in < in || v->tw_out < out)
+		in = out = 0;	/* the entry was pruned and made again since */
+	n = (__s64)from_read + (__s64)(v->tw_in - in) - (__s64)(v->tw_out - out);
+	return n > 0 ? n : 0;
+}
+
 static int fill_dests(struct collector *c, const struct pass_data *pd,
 		      const struct tw_dests *twd, __u64 cookie, struct cp_netns_snap *ns,
 		      const struct cp_port_set *held, double elapsed)
@@ -588,6 +632,8 @@ static int fill_dests(struct collector *c, const struct pass_data *pd,
 		memset(row, 0, sizeof(*row));
 		row->key = *k;
 		row->time_wait = count_sorted(twd, k);
+		if (v)
+			row->time_wait = tw_since_read(c, k, v, row->time_wait);
 		if (v) {
 			row->syn_sent = v->syn_sent > 0 ? v->syn_sent : 0;
 			row->established = v->established > 0 ? v->established : 0;
@@ -708,7 +754,9 @@ static int sort_dest_dump(struct map_dump *d)
 	return 0;
 }
 
-static int dump_maps(const struct loader *ld, struct pass_data *pd)
+/* tw_socks only when tw_full; right after dest_stats, whose hand-off and reuse counts must
+ * match it. */
+static int dump_maps(const struct loader *ld, struct pass_data *pd, bool tw_full)
 {
 	struct connpressure_bpf *s = ld->skel;
 	const struct {
@@ -716,17 +764,60 @@ static int dump_maps(const struct loader *ld, struct pass_data *pd)
 		struct map_dump *dump;
 	} maps[] = {
 		{ s->maps.dest_stats, &pd->dests },
+		{ tw_full ? s->maps.tw_socks : NULL, &pd->tw },
 		{ s->maps.holder_ports, &pd->holders },
-		{ s->maps.tw_socks, &pd->tw },
 		{ s->maps.bind_ports, &pd->binds },
 		{ s->maps.failures, &pd->fails },
 	};
 	int err = 0;
 
 	for (size_t i = 0; !err && i < sizeof(maps) / sizeof(maps[0]); i++)
-		err = map_dump__read(bpf_map__fd(maps[i].map), bpf_map__key_size(maps[i].map),
-				     bpf_map__value_size(maps[i].map), maps[i].dump);
+		if (maps[i].map)
+			err = map_dump__read(bpf_map__fd(maps[i].map),
+					     bpf_map__key_size(maps[i].map),
+					     bpf_map__value_size(maps[i].map), maps[i].dump);
 	return err;
+}
+
+/* Read tw_socks in full this pass? */
+static bool tw_full_read_due(const struct collector *c, const struct ns_work *work, size_t n,
+			     __u64 now)
+{
+	if (!c->twc.valid || c->twc.tw.n + c->twc.added.n < TW_SMALL ||
+	    now - c->twc.read_ns >= TW_FULL_READ_NS)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (!work[i].err && work[i].truth_taken)
+			return true;	/* a correction works on a fresh read */
+	return false;
+}
+
+/* A pass without a full read works on the last one: mark what has turned 60 s old since. */
+static void tw_cache_lend(struct collector *c, struct pass_data *pd, __u64 now)
+{
+	struct map_dump *parts[] = { &c->twc.tw, &c->twc.added };
+
+	for (size_t p = 0; p < 2; p++)
+		for (size_t i = 0; i < parts[p]->n; i++) {
+			struct cp_tw_val *v = map_dump__val(parts[p], i);
+
+			if (v->entered_ns < now && now - v->entered_ns >= CP_TW_SECONDS * NSEC)
+				v->entered_ns = 0;
+		}
+	pd->tw = c->twc.tw;
+	pd->tw_added = c->twc.added;
+}
+
+/* After a full read: keep it, with the counts it matches, for the passes until the next. */
+static void tw_cache_keep(struct collector *c, struct pass_data *pd, __u64 read_ns)
+{
+	map_dump__free(&c->twc.tw);
+	map_dump__free(&c->twc.added);
+	c->twc.tw = pd->tw;
+	c->twc.added = pd->tw_added;
+	c->twc.read_ns = read_ns;
+	c->twc.valid = !totals_set(&c->twc.tw_in, &pd->dests, offsetof(struct cp_dest_stats, tw_in)) &&
+		       !totals_set(&c->twc.tw_out, &pd->dests, offsetof(struct cp_dest_stats, tw_out));
 }
 
 static void pass_data_free(struct pass_data *pd)
@@ -772,6 +863,7 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 	size_t i, k, n_seeded;
 
 	memset(snap, 0, sizeof(*snap));
+	c->tw_full = false;
 	err = netns__discover(&c->o.roots, cfg->netns, &list);
 	if (err) {
 		log_err("network namespace '%s': %s", cfg->netns,
@@ -793,19 +885,24 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 	if (err)
 		goto out;
 
-	err = dump_maps(c->o.loader, &pd);
+	c->tw_full = tw_full_read_due(c, work, list.n, now);
+	err = dump_maps(c->o.loader, &pd, c->tw_full);
 	if (err) {
 		log_err("reading BPF maps: %s", strerror(-err));
 		goto out;
 	}
 	now = mono_ns();
-	twmodel__expire(tw_fd, &pd.tw, now);
+	if (c->tw_full)
+		twmodel__expire(tw_fd, &pd.tw, now);
+	else
+		tw_cache_lend(c, &pd, now);
 	count_model_tw(c, &pd.tw);
 
-	pd.tw_added.key_size = sizeof(struct cp_tw_key);
-	pd.tw_added.val_size = sizeof(struct cp_tw_val);
-	{
+	if (c->tw_full) {
 		size_t want = 0;
+
+		pd.tw_added.key_size = sizeof(struct cp_tw_key);
+		pd.tw_added.val_size = sizeof(struct cp_tw_val);
 
 		for (i = 0; i < list.n; i++)
 			want += work[i].truth.n;
@@ -851,7 +948,8 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 					    (1u << (st->quiet_checks < 3 ? st->quiet_checks : 3));
 		}
 	}
-	c->o.loader->skel->bss->tw_entries = live_tw(&pd);
+	if (c->tw_full)	/* between full reads the kernel's own increments stand */
+		c->o.loader->skel->bss->tw_entries = live_tw(&pd);
 	{
 		const struct map_dump *const tw[] = { &pd.tw, &pd.tw_added };
 
@@ -897,7 +995,8 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 
 	if (now - c->last_prune_ns >= cfg->prune_after * NSEC) {
 		/* After this pass used the dumps: what is deleted was empty anyway. */
-		pruner__round(&c->prune_dests, &pd.dests);
+		if (pruner__round(&c->prune_dests, &pd.dests))
+			c->twc.valid = false;	/* its hand-off counts are gone: read again */
 		pruner__round(&c->prune_holders, &pd.holders);
 		pruner__round(&c->prune_binds, &pd.binds);
 		c->last_prune_ns = now;
@@ -918,6 +1017,16 @@ out:
 	}
 	free(work);
 	free(twd.keys);
+	if (c->tw_full && !err) {
+		tw_cache_keep(c, &pd, now);	/* the cache owns this read now */
+	} else if (c->tw_full) {
+		map_dump__free(&pd.tw);
+		map_dump__free(&pd.tw_added);
+		c->twc.valid = false;
+	}
+	/* What is left in pd.tw is the cache's (lent to this pass) */
+	memset(&pd.tw, 0, sizeof(pd.tw));
+	memset(&pd.tw_added, 0, sizeof(pd.tw_added));
 	pass_data_free(&pd);
 	netns_list__free(&list);
 	return err;

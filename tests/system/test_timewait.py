@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # TIME_WAIT while the tool runs: the hand-off is counted, reuse (tcp_tw_reuse) releases it, and the
 # FIN_WAIT2 substate / CLOSE_WAIT land where ss puts them.
+import os
 import time
 
 from lib import ss
@@ -29,7 +30,7 @@ def fill_and_close(ns, w):
                 ns.run(["ss", "-tan"]).stdout)
 
 
-def reuse(ctx, ns, w, t):
+def reuse(ctx, ns, w, t, timeout=5):
     time.sleep(reuse_delay(ns) + 0.3)
     m = t.mark()
     r = w.connect(LO, 5000, n=4)
@@ -39,7 +40,7 @@ def reuse(ctx, ns, w, t):
     assert_eq(truth[KEY]["states"], {"established": 4, "syn_sent": 0, "time_wait": 6, "other": 0},
               "ss after reuse (precondition)")
     t.wait_value(lambda d: dest_view(d, ns.name, *KEY), truth[KEY],
-                 "in_use/states after TIME_WAIT reuse vs ss", timeout=5, since=m)
+                 "in_use/states after TIME_WAIT reuse vs ss", timeout=timeout, since=m)
 
 
 def test_time_wait_counted_while_running(ctx):
@@ -100,3 +101,28 @@ def test_fin_wait2_substate_is_time_wait_close_wait_is_other(ctx):
                  "streaming: in_use/states with a FIN_WAIT2 timewait and CLOSE_WAIT vs ss", timeout=5)
     doc = ctx.once(ns)
     assert_eq(all_views(doc, ns.name), truth, "--once (seeded): destinations vs ss")
+
+
+def test_time_wait_followed_while_the_model_is_big(ctx):
+    """With more than 4096 TIME_WAIT entries the tool reads its model in full only every 10 s and
+    follows it in between with each destination's hand-off and reuse counts: hand-offs and reuse
+    must still show exactly, within the interval they happen in. (Checks of the kernel's truth
+    read the model in full too: --correct-every 30 keeps them out of the way.)"""
+    big = ctx.netns(port_range=(30000, 39999))
+    ns = ctx.netns(sysctls={"net.ipv4.tcp_tw_reuse": "1"})
+    w = ctx.workload(ns, comm="cpt-tw")
+    w.listen(5000)
+    t = ctx.tool(None, args=["--correct-every", "30"])  # every netns: one model
+    loadgen = os.path.join(os.path.dirname(ctx.binary), "loadgen")
+    out = big.run([loadgen, "--mode", "tcp-client-close", "--seconds", "1"], timeout=30).stdout
+    n_tw = ss.count_state(big, "TIME-WAIT")
+    assert_true(n_tw > 4096, f"ss: {n_tw} TIME-WAIT sockets after a 1 s storm, more than 4096 "
+                "(precondition)", out)
+    fill_and_close(ns, w)
+    # within a few intervals (0.2 s), not at the next full read
+    t.wait_value(lambda d: dest_view(d, ns.name, *KEY), ss.truth(ns)[KEY],
+                 "hand-offs while the model is big vs ss", timeout=0.8)
+    reuse(ctx, ns, w, t, timeout=0.8)
+    truth = ss.truth(big)
+    t.wait_value(lambda d: all_views(d, big.name), truth,
+                 "the storm's destinations vs ss once it is over", timeout=32, stable=3)
