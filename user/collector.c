@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "connpressure.skel.h"
@@ -191,7 +192,13 @@ struct ns_pass {
 	size_t n;
 	struct collector *c;
 	__u64 now;
+	size_t next;			/* the next work item a thread takes (atomic) */
+	pthread_mutex_t lock;		/* around c->ns, which the threads share */
 };
+
+/* Threads that read namespaces at once: a check is mostly kernel time walking the machine's
+ * sockets, so start-up with many namespaces goes as fast as there are CPUs to walk on. */
+#define NS_THREADS_MAX 4
 
 /*
  * The iterator and INET_DIAG walk every socket of the machine for each netns they are run
@@ -209,11 +216,11 @@ static bool truth_wanted(const struct ns_state *st, const struct cp_sockstat *ss
 	return ss->tw > 0 || st->model_tw > 0 || st->truth_binds.n > 0;
 }
 
-static void read_one_netns(struct ns_work *w, const struct ns_pass *p)
+static void read_one_netns(struct ns_work *w, struct ns_pass *p)
 {
 	struct cp_sockstat ss;
 	struct ns_state *st;
-	bool have_ss;
+	bool have_ss, wanted;
 	int fd;
 
 	w->err = netns__enter(w->ref);
@@ -228,10 +235,13 @@ static void read_one_netns(struct ns_work *w, const struct ns_pass *p)
 	 * (unless sockstat says there is no UDP socket at all). */
 	if (!have_ss || ss.udp_inuse > 0)
 		w->udp_err = truth__read_udp(&w->udp);
-	st = ns_state_get(p->c, w->cookie);	/* the main thread waits meanwhile */
-	if (!st || !truth_wanted(st, have_ss ? &ss : &(struct cp_sockstat){ .tw = 1 }, p->now))
+	pthread_mutex_lock(&p->lock);	/* the main thread waits meanwhile */
+	st = ns_state_get(p->c, w->cookie);
+	wanted = st && truth_wanted(st, have_ss ? &ss : &(struct cp_sockstat){ .tw = 1 }, p->now);
+	w->seeding = st && !st->seeded;
+	pthread_mutex_unlock(&p->lock);
+	if (!wanted)
 		return;
-	w->seeding = !st->seeded;
 	w->truth_ns = mono_ns();
 	if (!have_ss || ss.tcp_inuse + ss.tw > 0) {
 		fd = loader__iter_fd(p->c->o.loader);
@@ -248,22 +258,33 @@ static void read_one_netns(struct ns_work *w, const struct ns_pass *p)
 static void *netns_thread(void *arg)
 {
 	struct ns_pass *p = arg;
+	size_t i;
 
-	for (size_t i = 0; i < p->n; i++)
+	while ((i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED)) < p->n)
 		read_one_netns(&p->work[i], p);
 	return NULL;	/* the thread ends here, and its namespace with it */
 }
 
-/* setns() changes only the calling thread: do it in a thread of its own. */
+/* setns() changes only the calling thread: do it in threads of their own. */
 static int read_namespaces(struct ns_pass *p)
 {
-	pthread_t t;
-	int err = pthread_create(&t, NULL, netns_thread, p);
+	pthread_t t[NS_THREADS_MAX];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = 0, want = cpus > 1 ? (size_t)cpus : 1;
+	int err = 0;
 
-	if (err)
-		return -err;
-	pthread_join(t, NULL);
-	return 0;
+	if (want > NS_THREADS_MAX)
+		want = NS_THREADS_MAX;
+	if (want > p->n)
+		want = p->n ? p->n : 1;
+	pthread_mutex_init(&p->lock, NULL);
+	p->next = 0;
+	while (n < want && !(err = pthread_create(&t[n], NULL, netns_thread, p)))
+		n++;
+	for (size_t i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	pthread_mutex_destroy(&p->lock);
+	return n ? 0 : -err;
 }
 
 /* ---- helpers over sorted tables --------------------------------------------------------- */
