@@ -837,8 +837,9 @@ static void tw_cache_keep(struct collector *c, struct pass_data *pd, __u64 read_
 	c->twc.tw = pd->tw;
 	c->twc.added = pd->tw_added;
 	c->twc.read_ns = read_ns;
-	c->twc.valid = !totals_set(&c->twc.tw_in, &pd->dests, offsetof(struct cp_dest_stats, tw_in)) &&
-		       !totals_set(&c->twc.tw_out, &pd->dests, offsetof(struct cp_dest_stats, tw_out));
+	c->twc.valid =
+		!totals_set(&c->twc.tw_in, &pd->dests, offsetof(struct cp_dest_stats, tw_in)) &&
+		!totals_set(&c->twc.tw_out, &pd->dests, offsetof(struct cp_dest_stats, tw_out));
 }
 
 static void pass_data_free(struct pass_data *pd)
