@@ -264,3 +264,29 @@ int iter_tcp(struct bpf_iter__tcp *ctx)
 		bpf_seq_write(seq, &rec, sizeof(rec));
 	return 0;
 }
+
+/*
+ * UDP sockets that narrowed their own ephemeral range (IP_LOCAL_PORT_RANGE, Linux 6.3): an
+ * autobind gets a port only there, so they run out before the netns range does. INET_DIAG
+ * does not show the option; this walk (one netns per pass, like iter/tcp) writes only them.
+ */
+SEC("iter/udp")
+int iter_udp(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *udp = ctx->udp_sk;
+	struct cp_udp_rec rec = {};
+	__u8 daddr[16];
+	__u32 range;
+
+	if (!udp || !bpf_core_field_exists(udp->inet.local_port_range))
+		return 0;
+	range = udp->inet.local_port_range;
+	rec.sport = udp->inet.sk.__sk_common.skc_num;
+	if (!range || !rec.sport)
+		return 0;
+	sk_read_addrs((const struct sock *)udp, rec.saddr, daddr);
+	rec.range_lo = range & 0xffff;
+	rec.range_hi = range >> 16;
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	return 0;
+}

@@ -180,6 +180,15 @@ struct cp_iter_rec {
 	__u8  pad[2];
 };
 
+/* iter/udp: a bound UDP socket that set IP_LOCAL_PORT_RANGE (only those are written). */
+struct cp_udp_rec {
+	__u8  saddr[16];
+	__u16 sport;
+	__u16 range_lo;		/* as the socket set them; the kernel clamps to the netns range */
+	__u16 range_hi;
+	__u8  pad[2];
+};
+
 #ifdef __cplusplus
 #define CP_STATIC_ASSERT static_assert
 #else
@@ -198,5 +207,6 @@ CP_STATIC_ASSERT(sizeof(struct cp_fail_val) == 32, "bpf/user ABI: cp_fail_val");
 CP_STATIC_ASSERT(sizeof(struct cp_sock_state) == 80, "bpf/user ABI: cp_sock_state");
 CP_STATIC_ASSERT(sizeof(struct cp_event) == 88, "bpf/user ABI: cp_event");
 CP_STATIC_ASSERT(sizeof(struct cp_iter_rec) == 40, "bpf/user ABI: cp_iter_rec");
+CP_STATIC_ASSERT(sizeof(struct cp_udp_rec) == 24, "bpf/user ABI: cp_udp_rec");
 
 #endif /* CONNPRESSURE_H */

@@ -59,6 +59,7 @@ struct ns_work {
 	struct cp_truth truth;
 	struct cp_local_list udp;	/* UDP sockets' local (address, port), every pass */
 	int udp_err;
+	struct cp_udp_ranged udp_ranged;	/* those with their own range (iter/udp) */
 	bool seeding;			/* first truth pass of this netns */
 };
 
@@ -216,6 +217,19 @@ static bool truth_wanted(const struct ns_state *st, const struct cp_sockstat *ss
 	return ss->tw > 0 || st->model_tw > 0 || st->truth_binds.n > 0;
 }
 
+/* iter/udp records grouped by (local address, own range). */
+static int cmp_udp_rec(const void *a, const void *b)
+{
+	const struct cp_udp_rec *x = a, *y = b;
+	int r = memcmp(x->saddr, y->saddr, sizeof(x->saddr));
+
+	if (r)
+		return r;
+	if (x->range_lo != y->range_lo)
+		return x->range_lo < y->range_lo ? -1 : 1;
+	return x->range_hi < y->range_hi ? -1 : x->range_hi > y->range_hi;
+}
+
 static void read_one_netns(struct ns_work *w, struct ns_pass *p)
 {
 	struct cp_sockstat ss;
@@ -233,8 +247,15 @@ static void read_one_netns(struct ns_work *w, struct ns_pass *p)
 	have_ss = !truth__read_sockstat(&ss);
 	/* UDP has no port-choosing hook we can afford: its truth is cheap, take it each pass
 	 * (unless sockstat says there is no UDP socket at all). */
-	if (!have_ss || ss.udp_inuse > 0)
+	if (!have_ss || ss.udp_inuse > 0) {
 		w->udp_err = truth__read_udp(&w->udp);
+		fd = loader__iter_udp_fd(p->c->o.loader);
+		if (fd >= 0 && truth__read_udp_ranged(fd, &w->udp_ranged))
+			log_debug("iter/udp in netns %s failed", w->ref->path);
+		if (w->udp_ranged.n)
+			qsort(w->udp_ranged.v, w->udp_ranged.n, sizeof(*w->udp_ranged.v),
+			      cmp_udp_rec);
+	}
 	pthread_mutex_lock(&p->lock);	/* the main thread waits meanwhile */
 	st = ns_state_get(p->c, w->cookie);
 	wanted = st && truth_wanted(st, have_ss ? &ss : &(struct cp_sockstat){ .tw = 1 }, p->now);
@@ -531,6 +552,68 @@ static int copy_rows(struct cp_addr_usage *u, struct cp_addr_row **rows, size_t 
 	return 0;
 }
 
+/* The range a socket's IP_LOCAL_PORT_RANGE leaves within the netns's, as the kernel takes it
+ * (inet_sk_get_local_port_range): an end outside the netns range is ignored. */
+static void limits_narrow(struct cp_limits *l, unsigned int lo, unsigned int hi)
+{
+	if (l->port_lo <= lo && lo <= l->port_hi)
+		l->port_lo = lo;
+	if (l->port_lo <= hi && hi <= l->port_hi)
+		l->port_hi = hi;
+	l->reserved_in_range = port_set_count(&l->reserved, l->port_lo, l->port_hi);
+}
+
+static int cmp_udp_range_rows(const void *a, const void *b)
+{
+	const struct cp_udp_range_row *x = a, *y = b;
+
+	if (x->usage.pressure != y->usage.pressure)
+		return x->usage.pressure < y->usage.pressure ? 1 : -1;
+	return memcmp(x->usage.addr, y->usage.addr, sizeof(x->usage.addr));
+}
+
+/* UDP usage within each (local address, own range) of the sockets that set one: every UDP
+ * port there counts, whoever holds it. */
+static int fill_udp_ranges(const struct ns_work *w, struct cp_netns_snap *ns)
+{
+	const struct cp_udp_rec *recs = w->udp_ranged.v;	/* sorted by read_one_netns() */
+	size_t n = w->udp_ranged.n, i, j;
+	struct cp_addr_usage *u = calloc(1, sizeof(*u));
+	struct cp_limits *l = malloc(sizeof(*l));
+	int err = 0;
+
+	ns->udp_ranges = calloc(n + 1, sizeof(*ns->udp_ranges));
+	if (!u || !l || !ns->udp_ranges) {
+		free(u);
+		free(l);
+		return -ENOMEM;
+	}
+	for (i = 0; !err && i < n; i = j) {
+		struct cp_udp_range_row *row = &ns->udp_ranges[ns->n_udp_ranges];
+
+		for (j = i + 1; j < n && !cmp_udp_rec(&recs[i], &recs[j]); j++)
+			;
+		*l = ns->limits;
+		limits_narrow(l, recs[i].range_lo, recs[i].range_hi);
+		err = bindcap__compute(w->udp.v, w->udp.n, l, u);
+		for (size_t k = 0; !err && k < u->n; k++) {
+			if (memcmp(u->rows[k].addr, recs[i].saddr, 16))
+				continue;
+			row->usage = u->rows[k];
+			row->range_lo = l->port_lo;
+			row->range_hi = l->port_hi;
+			row->sockets = j - i;
+			ns->n_udp_ranges++;
+			break;
+		}
+		bindcap__free(u);
+	}
+	qsort(ns->udp_ranges, ns->n_udp_ranges, sizeof(*ns->udp_ranges), cmp_udp_range_rows);
+	free(u);
+	free(l);
+	return err;
+}
+
 /* Bind-held and UDP ports of one netns, and the connect() capacity they leave.
  * held receives every bind-held port (for destinations with their own range). */
 static int fill_ports(const struct pass_data *pd, const struct ns_work *w,
@@ -563,6 +646,8 @@ static int fill_ports(const struct pass_data *pd, const struct ns_work *w,
 			ns->udp_pressure = model_pressure(ns->udp_in_use, ns->udp_capacity);
 			copy_rows(u, &ns->udp_addrs, &ns->n_udp_addrs);
 		}
+		if (!err && w->udp_ranged.n)
+			err = fill_udp_ranges(w, ns);
 	}
 	local_list__free(&pairs);
 	free(u);
@@ -580,17 +665,9 @@ static __u64 own_range_capacity(struct cp_dest_row *row, const struct cp_netns_s
 	if (!l)
 		return ns->capacity;
 	*l = ns->limits;
-	if (row->range_lo > l->port_lo)
-		l->port_lo = row->range_lo;
-	if (row->range_hi && row->range_hi < l->port_hi)
-		l->port_hi = row->range_hi;
+	limits_narrow(l, row->range_lo, row->range_hi);
 	row->range_lo = l->port_lo;
 	row->range_hi = l->port_hi;
-	if (l->port_lo > l->port_hi) {
-		free(l);
-		return 0;
-	}
-	l->reserved_in_range = port_set_count(&l->reserved, l->port_lo, l->port_hi);
 	cap = model_capacity(l, held, NULL);
 	free(l);
 	return cap;
@@ -1036,6 +1113,7 @@ out:
 	for (i = 0; work && i < list.n; i++) {
 		truth__free(&work[i].truth);
 		local_list__free(&work[i].udp);
+		free(work[i].udp_ranged.v);
 	}
 	free(work);
 	free(twd.keys);

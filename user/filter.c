@@ -131,7 +131,9 @@ void filter__apply(const struct cp_filter *f, struct cp_snapshot *s)
 		if (f->proto == IPPROTO_TCP) {
 			ns->udp_ok = false;
 			ns->n_udp_addrs = 0;
+			ns->n_udp_ranges = 0;
 		}
 		KEEP_IF(ns->udp_addrs, ns->n_udp_addrs, addr_row_ok(f, r));
+		KEEP_IF(ns->udp_ranges, ns->n_udp_ranges, addr_row_ok(f, &r->usage));
 	}
 }

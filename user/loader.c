@@ -106,6 +106,17 @@ static int find_cgroup2_root(char *path, size_t len)
 	return err;
 }
 
+/* Does the kernel's BTF (or --btf) have this function? Optional hooks ask before loading. */
+static bool kernel_has_func(const struct cp_config *cfg, const char *name)
+{
+	struct btf *btf = cfg->btf_path ? btf__parse(cfg->btf_path, NULL) :
+					  btf__load_vmlinux_btf();
+	bool has = btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
+
+	btf__free(btf);
+	return has;
+}
+
 static void size_maps(struct connpressure_bpf *skel, const struct cp_config *cfg)
 {
 	bpf_map__set_max_entries(skel->maps.dest_stats, cfg->max_dests);
@@ -215,6 +226,9 @@ int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_net
 	}
 	ld->skel = skel;
 	size_maps(skel, cfg);
+	/* iter/udp (5.9) only adds UDP sockets' own ranges: without it, they are not shown. */
+	if (!kernel_has_func(cfg, "bpf_iter_udp"))
+		bpf_program__set_autoload(skel->progs.iter_udp, false);
 
 	err = connpressure_bpf__load(skel);
 	if (err) {
@@ -308,6 +322,16 @@ int loader__read_lost(const struct loader *ld, struct cp_lost *lost)
 	lost->map_full = cnt[CP_CNT_MAP_FULL];
 	lost->ringbuf_drops = cnt[CP_CNT_RINGBUF_DROPS];
 	return 0;
+}
+
+int loader__iter_udp_fd(const struct loader *ld)
+{
+	int fd;
+
+	if (!ld->skel->links.iter_udp)
+		return -EOPNOTSUPP;
+	fd = bpf_iter_create(bpf_link__fd(ld->skel->links.iter_udp));
+	return fd < 0 ? -errno : fd;
 }
 
 int loader__iter_fd(const struct loader *ld)

@@ -36,5 +36,7 @@ int loader__read_counters(const struct loader *ld, __u64 out[], int n);
 int loader__read_lost(const struct loader *ld, struct cp_lost *lost);
 /* A new iter/tcp file descriptor, scoped to the calling thread's netns. */
 int loader__iter_fd(const struct loader *ld);
+/* iter/udp over the calling thread's netns, or -EOPNOTSUPP on kernels without it. */
+int loader__iter_udp_fd(const struct loader *ld);
 
 #endif

@@ -47,6 +47,7 @@ void snapshot__free(struct cp_snapshot *s)
 		free(s->netns[i].fails);
 		free(s->netns[i].binds);
 		free(s->netns[i].udp_addrs);
+		free(s->netns[i].udp_ranges);
 	}
 	free(s->netns);
 	memset(s, 0, sizeof(*s));

@@ -137,7 +137,18 @@ static void netns_obj(FILE *out, const struct cp_netns_snap *ns)
 		fprintf(out, "{\"in_use\":%u,\"capacity\":%llu,\"pressure\":%.4f,\"by_addr\":",
 			ns->udp_in_use, (unsigned long long)ns->udp_capacity, ns->udp_pressure);
 		addr_rows(out, ns->udp_addrs, ns->n_udp_addrs);
-		fputc('}', out);
+		fputs(",\"own_ranges\":[", out);
+		for (size_t i = 0; i < ns->n_udp_ranges; i++) {
+			const struct cp_udp_range_row *r = &ns->udp_ranges[i];
+			char a[CP_ADDR_STRLEN];
+
+			fprintf(out, "%s{\"addr\":\"%s\",\"port_range\":[%u,%u],\"sockets\":%u,"
+				"\"in_use\":%u,\"capacity\":%llu,\"pressure\":%.4f}", i ? "," : "",
+				addr_format(r->usage.addr, a, sizeof(a)), r->range_lo, r->range_hi,
+				r->sockets, r->usage.in_use, (unsigned long long)r->usage.capacity,
+				r->usage.pressure);
+		}
+		fputs("]}", out);
 	} else {
 		fputs("null", out);
 	}

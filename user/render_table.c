@@ -169,6 +169,8 @@ static double worst(const struct cp_netns_snap *ns)
 		w = ns->binds[0].pressure;
 	if (ns->udp_ok && ns->udp_pressure > w)
 		w = ns->udp_pressure;
+	if (ns->n_udp_ranges && ns->udp_ranges[0].usage.pressure > w)
+		w = ns->udp_ranges[0].usage.pressure;
 	return w;
 }
 
@@ -217,6 +219,15 @@ static int table_snapshot(FILE *out, const struct cp_snapshot *s, const struct r
 			     (unsigned long long)ns->udp_capacity);
 		if (o->wide)
 			addr_block(&sc, "udp", ns->udp_addrs, ns->n_udp_addrs);
+		for (size_t j = 0; j < ns->n_udp_ranges; j++) {
+			const struct cp_udp_range_row *r = &ns->udp_ranges[j];
+			char a[CP_ADDR_STRLEN], what[64];
+
+			snprintf(what, sizeof(what), "%s own range %u-%u",
+				 addr_format(r->usage.addr, a, sizeof(a)), r->range_lo, r->range_hi);
+			line(&sc, "  udp   %-39s %6u %5.1f%%  of %llu", what, r->usage.in_use,
+			     r->usage.pressure * 100, (unsigned long long)r->usage.capacity);
+		}
 	}
 	free(order);
 	if (sc.left < 0)

@@ -44,6 +44,14 @@ struct cp_addr_row {
 	double pressure;
 };
 
+/* UDP sockets that set their own range (IP_LOCAL_PORT_RANGE), per local address and range:
+ * an autobind of theirs finds a port only there. */
+struct cp_udp_range_row {
+	struct cp_addr_row usage;	/* UDP ports held on (or conflicting with) addr, in range */
+	__u16 range_lo, range_hi;	/* as the kernel takes it (clamped to the netns range) */
+	__u32 sockets;			/* sockets with that range on addr */
+};
+
 struct cp_netns_snap {
 	__u64 cookie;
 	__u64 inum;
@@ -69,6 +77,8 @@ struct cp_netns_snap {
 	double udp_pressure;
 	struct cp_addr_row *udp_addrs;	/* UDP ports per local address */
 	size_t n_udp_addrs;
+	struct cp_udp_range_row *udp_ranges;	/* sockets with their own range, worst first */
+	size_t n_udp_ranges;
 };
 
 struct cp_snapshot {

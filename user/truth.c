@@ -21,39 +21,50 @@ void truth__free(struct cp_truth *t)
 	memset(t, 0, sizeof(*t));
 }
 
-int truth__read_iter(int iter_fd, struct cp_truth *t)
+/* Read an iterator's fixed-size records into *buf (grown as needed); closes iter_fd. */
+static int read_records(int iter_fd, size_t size, void **buf, size_t *n, size_t *cap)
 {
-	size_t have = 0;	/* bytes of t->recs filled */
-	ssize_t n;
+	size_t have = 0;	/* bytes of *buf filled */
+	ssize_t got;
 	int err = 0;
 
-	t->n = 0;
+	*n = 0;
 	for (;;) {
-		if (t->cap - t->n < 256) {
-			size_t cap = t->cap ? t->cap * 2 : 4096;
-			void *v = realloc(t->recs, cap * sizeof(*t->recs));
+		if (*cap - *n < 256) {
+			size_t c = *cap ? *cap * 2 : 4096;
+			void *v = realloc(*buf, c * size);
 
 			if (!v) {
 				err = -ENOMEM;
 				break;
 			}
-			t->recs = v;
-			t->cap = cap;
+			*buf = v;
+			*cap = c;
 		}
-		n = read(iter_fd, (char *)t->recs + have, (t->cap * sizeof(*t->recs)) - have);
-		if (n < 0 && errno == EINTR)
+		got = read(iter_fd, (char *)*buf + have, *cap * size - have);
+		if (got < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
+		if (got < 0) {
 			err = -errno;
 			break;
 		}
-		if (n == 0)
+		if (got == 0)
 			break;
-		have += n;
-		t->n = have / sizeof(*t->recs);
+		have += got;
+		*n = have / size;
 	}
 	close(iter_fd);
 	return err;
+}
+
+int truth__read_iter(int iter_fd, struct cp_truth *t)
+{
+	return read_records(iter_fd, sizeof(*t->recs), (void **)&t->recs, &t->n, &t->cap);
+}
+
+int truth__read_udp_ranged(int iter_fd, struct cp_udp_ranged *out)
+{
+	return read_records(iter_fd, sizeof(*out->v), (void **)&out->v, &out->n, &out->cap);
 }
 
 int local_list__add(struct cp_local_list *l, const __u8 addr[16], __u16 port)

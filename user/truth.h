@@ -39,6 +39,14 @@ int truth__read_iter(int iter_fd, struct cp_truth *t);
 int truth__read_bound_inactive(struct cp_truth *t);
 /* Local (address, port) of every UDP socket holding a port in the calling thread's netns. */
 int truth__read_udp(struct cp_local_list *out);
+
+/* UDP sockets with their own range (IP_LOCAL_PORT_RANGE), from iter/udp. */
+struct cp_udp_ranged {
+	struct cp_udp_rec *v;
+	size_t n, cap;
+};
+/* Read one pass of iter/udp (iter_fd from loader__iter_udp_fd(), closed here). */
+int truth__read_udp_ranged(int iter_fd, struct cp_udp_ranged *out);
 void truth__free(struct cp_truth *t);
 int local_list__add(struct cp_local_list *l, const __u8 addr[16], __u16 port);
 /* qsort() order of struct cp_local: by address, then port. */

@@ -275,6 +275,10 @@ class Holder:
         for _ in range(cmd.get("n", 1)):
             s = socket.socket(fam, socket.SOCK_DGRAM)
             try:
+                if cmd.get("port_range"):
+                    lo, hi = cmd["port_range"]
+                    s.setsockopt(socket.SOL_IP, IP_LOCAL_PORT_RANGE,
+                                 struct.pack("I", (lo & 0xffff) | ((hi & 0xffff) << 16)))
                 if mode == "connect":
                     s.connect((cmd["daddr"], cmd["dport"]))
                 elif mode == "sendto":

@@ -111,3 +111,40 @@ def test_udp_counts_match_ss(ctx):
     doc = t.wait_value(lambda d: udp_view(d, ns.name), truth,
                        "udp in_use and by_addr vs ss -uan after closing some")
     check_udp_totals(doc, ns, truth["in_use"], 9, "after closing some")
+
+
+def own_ranges(name):
+    """Getter: sorted (addr, port_range, sockets, in_use, capacity) of udp.own_ranges."""
+    def get(doc):
+        u = udp_of(doc, name) or {}
+        return sorted((r.get("addr"), tuple(r.get("port_range") or ()), r.get("sockets"),
+                       r.get("in_use"), r.get("capacity")) for r in u.get("own_ranges") or [])
+    return get
+
+
+def test_udp_own_range_counted_against_it(ctx):
+    """UDP sockets with IP_LOCAL_PORT_RANGE 40002-40005 (4 ports): 3 of them hold 3 ports there,
+    an ordinary UDP socket that got a port there counts too; the 5th ranged connect() gets
+    EAGAIN although the netns range has room."""
+    ns = ctx.netns()            # 40000-40009
+    w = ctx.workload(ns, comm="cpt-udprange")
+    t = ctx.tool(ns)
+    m = t.mark()
+    r = w.udp(LO, 9, n=3, port_range=[40002, 40005])
+    assert_eq((len(r["conns"]), errs(r)), (3, []), "kernel: 3 ranged UDP connect() get a port")
+    assert_true(all(40002 <= c["sport"] <= 40005 for c in r["conns"]),
+                "kernel: their ports lie in 40002-40005 (precondition)", repr(r["conns"]))
+    in_own = ss.udp_truth(ns, port_range=(40002, 40005))["by_addr"].get(LO)
+    assert_eq(in_own, 3, "ss -uan: 3 UDP ports held in 40002-40005 (precondition)")
+    t.wait_value(own_ranges(ns.name), [(LO, (40002, 40005), 3, in_own, 4)],
+                 "udp.own_ranges (addr, port_range, sockets, in_use, capacity)", since=m)
+    # Fill the rest of the netns range with ordinary sockets: one lands in 40002-40005.
+    m = t.mark()
+    r2 = w.udp(LO, 9, n=7)
+    assert_eq((len(r2["conns"]), errs(r2)), (7, []), "kernel: 7 more UDP connect() get a port")
+    in_own = ss.udp_truth(ns, port_range=(40002, 40005))["by_addr"].get(LO)
+    assert_eq(in_own, 4, "ss -uan: all 4 ports of 40002-40005 held now (precondition)")
+    t.wait_value(own_ranges(ns.name), [(LO, (40002, 40005), 3, in_own, 4)],
+                 "udp.own_ranges after an ordinary socket took the 4th port there", since=m)
+    r3 = w.udp(LO, 9, n=1, port_range=[40002, 40005])
+    assert_eq(errs(r3), ["EAGAIN"], "kernel: a 4th ranged connect() finds no port (EAGAIN)")
