@@ -198,7 +198,8 @@ int BPF_PROG(handle_tcp_destroy_sock, struct sock *sk)
  * The kernel's truth, one netns per pass (the netns of the thread that created the
  * iterator). Sockets that existed before connpressure started are adopted here, so that
  * their later changes are counted; user space gets a record only of what it needs:
- * TIME_WAIT sockets (to check the model) and sockets on bind()-made ports. The seq file
+ * TIME_WAIT sockets (to check the model), live connect()-side sockets (to check the
+ * gauges) and sockets on bind()-made ports. The seq file
  * may show a socket twice when its buffer fills, so adoption is idempotent.
  */
 SEC("iter/tcp")
@@ -258,6 +259,8 @@ int iter_tcp(struct bpf_iter__tcp *ctx)
 			adopt_connect(st, (const struct sock *)tp, state, 0, false);
 			counter_inc(CP_CNT_SEEDED);
 		}
+		rec.flags |= CP_REC_CONNECT;
+		bpf_seq_write(seq, &rec, sizeof(rec));
 		return 0;
 	}
 	if (rec.flags & CP_REC_BINDPORT)	/* accepted, or bind() then connect() */

@@ -169,6 +169,7 @@ struct cp_event {
 #define CP_REC_LISTEN	(1u << 0)	/* a listener */
 #define CP_REC_TW	(1u << 1)	/* an inet_timewait_sock (TIME_WAIT or FIN_WAIT2 substate) */
 #define CP_REC_BINDPORT	(1u << 2)	/* its port's bind bucket was made by bind() (or a listener) */
+#define CP_REC_CONNECT	(1u << 3)	/* a live socket on a port connect() chose: in the gauges */
 
 struct cp_iter_rec {
 	__u8  saddr[16];

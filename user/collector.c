@@ -19,6 +19,7 @@
 #include "connpressure.skel.h"
 #include "bindcap.h"
 #include "collector.h"
+#include "gaugecheck.h"
 #include "holders.h"
 #include "log.h"
 #include "maps.h"
@@ -44,6 +45,8 @@ struct ns_state {
 	unsigned int quiet_checks;	/* checks in a row that found nothing to correct */
 	struct cp_local_list truth_binds;	/* bind-held (address, port) in the last truth pass */
 	__u64 corr_last, corr_total;
+	__u64 gauge_corr_last, gauge_corr_total;	/* gaugecheck's, at its checks */
+	size_t live_dests;		/* destinations with live sockets at the last pass */
 	bool seen;
 };
 
@@ -83,6 +86,7 @@ struct tw_cache {
 struct collector {
 	struct collector_opts o;
 	struct tw_cache twc;
+	struct gaugecheck gc;
 	bool tw_full;			/* this pass read tw_socks in full */
 	bool seeded;
 	__u64 last_pass_ns;
@@ -166,6 +170,7 @@ void collector__free(struct collector *c)
 	totals_free(&c->twc.tw_out);
 	map_dump__free(&c->twc.tw);
 	map_dump__free(&c->twc.added);
+	gaugecheck__free(&c->gc);
 	pruner__free(&c->prune_dests);
 	pruner__free(&c->prune_holders);
 	pruner__free(&c->prune_binds);
@@ -205,8 +210,8 @@ struct ns_pass {
  * The iterator and INET_DIAG walk every socket of the machine for each netns they are run
  * in (the kernel filters by netns as it goes), so a pass costs namespaces x sockets. Take
  * it where it can find something: once to seed a netns, then every --correct-every seconds
- * where TIME_WAIT sockets or entries of the model, or bind-held ports only the truth knows,
- * exist.
+ * where TIME_WAIT sockets or entries of the model, bind-held ports only the truth knows, or
+ * live gauges to check exist.
  */
 static bool truth_wanted(const struct ns_state *st, const struct cp_sockstat *ss, __u64 now)
 {
@@ -214,7 +219,7 @@ static bool truth_wanted(const struct ns_state *st, const struct cp_sockstat *ss
 		return true;
 	if (now < st->next_truth_ns)
 		return false;
-	return ss->tw > 0 || st->model_tw > 0 || st->truth_binds.n > 0;
+	return ss->tw > 0 || st->model_tw > 0 || st->truth_binds.n > 0 || st->live_dests > 0;
 }
 
 /* iter/udp records grouped by (local address, own range). */
@@ -730,12 +735,17 @@ static int fill_dests(struct collector *c, const struct pass_data *pd,
 		memset(row, 0, sizeof(*row));
 		row->key = *k;
 		row->time_wait = count_sorted(twd, k);
-		if (v)
-			row->time_wait = tw_since_read(c, k, v, row->time_wait);
 		if (v) {
-			row->syn_sent = v->syn_sent > 0 ? v->syn_sent : 0;
-			row->established = v->established > 0 ? v->established : 0;
-			row->other = v->other > 0 ? v->other : 0;
+			__s64 off[GAUGE_N], n;
+
+			row->time_wait = tw_since_read(c, k, v, row->time_wait);
+			gaugecheck__offsets(&c->gc, k, off);
+			n = v->syn_sent + off[GAUGE_SYN_SENT];
+			row->syn_sent = n > 0 ? n : 0;
+			n = v->established + off[GAUGE_ESTABLISHED];
+			row->established = n > 0 ? n : 0;
+			n = v->other + off[GAUGE_OTHER];
+			row->other = n > 0 ? n : 0;
 			prev = totals_get(&c->prev_connects, k, &found);
 			row->new_per_second = found && elapsed > 0 && v->connects >= prev ?
 					      (v->connects - prev) / elapsed : 0;
@@ -809,10 +819,15 @@ static int fill_netns(struct collector *c, struct pass_data *pd, const struct tw
 	ns->limits_ok = !w->limits_err;
 	ns->tw_correction_last = st->corr_last;
 	ns->tw_correction_total = st->corr_total;
+	ns->gauge_correction_last = st->gauge_corr_last;
+	ns->gauge_correction_total = st->gauge_corr_total;
 
 	err = fill_ports(pd, w, st, ns, held);
 	if (!err)
 		err = fill_dests(c, pd, twd, w->cookie, ns, held, elapsed);
+	st->live_dests = 0;
+	for (size_t i = 0; !err && i < ns->n_dests; i++)
+		st->live_dests += ns->dests[i].in_use > ns->dests[i].time_wait;
 	if (!err)
 		err = fill_fails(c, pd, w->cookie, ns);
 	free(held);
@@ -991,6 +1006,9 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		goto out;
 	}
 	now = mono_ns();
+	err = sort_dest_dump(&pd.dests);	/* searched from here on */
+	if (err)
+		goto out;
 	if (c->tw_full)
 		twmodel__expire(tw_fd, &pd.tw, now);
 	else
@@ -1038,11 +1056,16 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 			st->seeded = true;
 			st->next_truth_ns = now + cfg->correct_every * NSEC * ++k / n_seeded;
 		} else {
+			__u64 moved = gaugecheck__check(&c->gc, w->cookie, w->truth.recs,
+							w->truth.n, &pd.dests);
+
 			/* A check walks every socket of the machine: while they find nothing to
 			 * correct, space them out, up to 8 periods; any correction resets it. */
 			st->corr_last = changes;
 			st->corr_total += changes;
-			st->quiet_checks = changes ? 0 : st->quiet_checks + 1;
+			st->gauge_corr_last = moved;
+			st->gauge_corr_total += moved;
+			st->quiet_checks = changes || moved ? 0 : st->quiet_checks + 1;
 			st->next_truth_ns = now + cfg->correct_every * NSEC *
 					    (1u << (st->quiet_checks < 3 ? st->quiet_checks : 3));
 		}
@@ -1063,9 +1086,6 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 	}
 	each_tw(&pd, add_tw_dest, &twd);
 	qsort(twd.keys, twd.n, sizeof(*twd.keys), cmp_dest);
-	err = sort_dest_dump(&pd.dests);
-	if (err)
-		goto out;
 
 	elapsed = c->last_pass_ns ? (now - c->last_pass_ns) / 1e9 : 0;
 	for (i = 0; i < list.n; i++) {
@@ -1101,6 +1121,8 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		c->last_prune_ns = now;
 	}
 	totals_set(&c->prev_connects, &pd.dests, offsetof(struct cp_dest_stats, connects));
+	if (gaugecheck__end_pass(&c->gc, &pd.dests))
+		log_warn("out of memory keeping the destinations for the next gauge check");
 	totals_set(&c->prev_fails, &pd.fails, offsetof(struct cp_fail_val, count));
 	loader__read_lost(c->o.loader, &snap->lost);
 	snap->ts = real_seconds();

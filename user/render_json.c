@@ -115,10 +115,14 @@ static void netns_obj(FILE *out, const struct cp_netns_snap *ns)
 	else
 		fputs("null", out);
 	fprintf(out, ",\"capacity\":%llu,\"bind_held_in_range\":%u,"
-		"\"tw_model\":{\"correction_last\":%llu,\"correction_total\":%llu},\"destinations\":[",
+		"\"tw_model\":{\"correction_last\":%llu,\"correction_total\":%llu},"
+		"\"gauge_check\":{\"correction_last\":%llu,\"correction_total\":%llu},"
+		"\"destinations\":[",
 		(unsigned long long)ns->capacity, ns->bind_held_in_range,
 		(unsigned long long)ns->tw_correction_last,
-		(unsigned long long)ns->tw_correction_total);
+		(unsigned long long)ns->tw_correction_total,
+		(unsigned long long)ns->gauge_correction_last,
+		(unsigned long long)ns->gauge_correction_total);
 	for (size_t i = 0; i < ns->n_dests; i++) {
 		if (i)
 			fputc(',', out);

@@ -65,6 +65,8 @@ struct cp_netns_snap {
 	__u64 tw_modelled;		/* TIME_WAIT entries the model holds for this netns */
 	__u64 tw_correction_last;	/* entries the last correction added or removed */
 	__u64 tw_correction_total;
+	__u64 gauge_correction_last;	/* sockets the last gauge check moved (gaugecheck.h) */
+	__u64 gauge_correction_total;
 	struct cp_dest_row *dests;	/* worst pressure first */
 	size_t n_dests;
 	struct cp_fail_row *fails;	/* most recent activity first */
