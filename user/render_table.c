@@ -71,6 +71,10 @@ static void netns_header(struct screen *sc, const struct cp_netns_snap *ns)
 	     l->port_lo, l->port_hi, l->reserved_in_range, ns->bind_held_in_range,
 	     (unsigned long long)ns->capacity, l->tw_reuse,
 	     (unsigned long long)ns->tw_correction_last);
+	if (ns->gauge_correction_total)	/* rare: a transition the hooks never saw */
+		line(sc, "  gauge-fix %llu (last check), %llu since start",
+		     (unsigned long long)ns->gauge_correction_last,
+		     (unsigned long long)ns->gauge_correction_total);
 }
 
 static void fails_block(struct screen *sc, const struct cp_netns_snap *ns, int aw)
