@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* main.c: wiring only: parse, check, load, then collect and render once per interval. */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -178,6 +179,9 @@ int main(int argc, char **argv)
 	__u64 only_netns;
 	int err;
 
+	/* The netns threads are short-lived: one malloc arena for all of them keeps what they free
+	 * from piling up in per-thread arenas (about 2 MB of peak RSS with 20 namespaces). */
+	mallopt(M_ARENA_MAX, 1);
 	err = cli__parse(argc, argv, &cfg);
 	if (err)
 		return err > 0 ? 0 : 2;
