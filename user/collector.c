@@ -46,7 +46,6 @@ struct ns_state {
 	struct cp_local_list truth_binds;	/* bind-held (address, port) in the last truth pass */
 	__u64 corr_last, corr_total;
 	__u64 gauge_corr_last, gauge_corr_total;	/* gaugecheck's, at its checks */
-	size_t live_dests;		/* destinations with live sockets at the last pass */
 	bool seen;
 };
 
@@ -210,8 +209,8 @@ struct ns_pass {
  * The iterator and INET_DIAG walk every socket of the machine for each netns they are run
  * in (the kernel filters by netns as it goes), so a pass costs namespaces x sockets. Take
  * it where it can find something: once to seed a netns, then every --correct-every seconds
- * where TIME_WAIT sockets or entries of the model, bind-held ports only the truth knows, or
- * live gauges to check exist.
+ * where TIME_WAIT sockets or entries of the model, or bind-held ports only the truth knows,
+ * exist. (The gauge check rides along: it adds no walk of its own.)
  */
 static bool truth_wanted(const struct ns_state *st, const struct cp_sockstat *ss, __u64 now)
 {
@@ -219,7 +218,7 @@ static bool truth_wanted(const struct ns_state *st, const struct cp_sockstat *ss
 		return true;
 	if (now < st->next_truth_ns)
 		return false;
-	return ss->tw > 0 || st->model_tw > 0 || st->truth_binds.n > 0 || st->live_dests > 0;
+	return ss->tw > 0 || st->model_tw > 0 || st->truth_binds.n > 0;
 }
 
 /* iter/udp records grouped by (local address, own range). */
@@ -825,9 +824,6 @@ static int fill_netns(struct collector *c, struct pass_data *pd, const struct tw
 	err = fill_ports(pd, w, st, ns, held);
 	if (!err)
 		err = fill_dests(c, pd, twd, w->cookie, ns, held, elapsed);
-	st->live_dests = 0;
-	for (size_t i = 0; !err && i < ns->n_dests; i++)
-		st->live_dests += ns->dests[i].in_use > ns->dests[i].time_wait;
 	if (!err)
 		err = fill_fails(c, pd, w->cookie, ns);
 	free(held);

@@ -60,13 +60,15 @@ def test_knocked_off_gauge_corrected_at_the_next_check(ctx):
     w = ctx.workload(ns, comm="cpt-gauge")
     w.listen(5000)
     t = ctx.tool(ns, args=["--correct-every", "1"])
-    r = w.connect(LO, 5000, n=3)
-    assert_eq(len(r["conns"]), 3, "workload: 3 idle connections")
+    r = w.connect(LO, 5000, n=4)
+    assert_eq(len(r["conns"]), 4, "workload: 4 connections")
+    # One closed client-first: TIME_WAIT in the netns is what brings the checks.
+    w.close([r["conns"][0]["id"]], order="client_first")
     truth = ss.truth(ns)[KEY]
     doc = t.wait_value(lambda d: dest_view(d, ns.name, *KEY), truth, "gauges vs ss before")
     bump_other(t.proc.pid, ns_entry(doc, ns.name)["cookie"], 5000, 2)
-    t.wait_for(lambda d: (dest_view(d, ns.name, *KEY) or {}).get("in_use") == 5,
-               "the knocked-off gauge shows (in_use 3 + 2)", timeout=3)
+    t.wait_for(lambda d: (dest_view(d, ns.name, *KEY) or {}).get("in_use") == truth["in_use"] + 2,
+               "the knocked-off gauge shows (in_use + 2)", timeout=3)
     doc = t.wait_value(lambda d: dest_view(d, ns.name, *KEY), truth,
                        "gauges vs ss after the next check", timeout=10, stable=2)
     g = gauge_check(doc, ns.name)
