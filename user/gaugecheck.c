@@ -8,24 +8,34 @@
 #define TCP_ESTABLISHED	1
 #define TCP_SYN_SENT	2
 
-/* One connect()-side socket the iterator saw: its destination, port and gauge. */
-struct truth_sock {
-	struct cp_dest_key key;
-	__u16 sport;
-	__u8 gauge;
-};
-
 static int cmp_dest(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct cp_dest_key));
 }
 
-static int cmp_sock(const void *a, const void *b)
+/* A record against a destination key of the same netns, in the key's memcmp order. */
+static int cmp_rec_dest(const struct cp_iter_rec *r, const struct cp_dest_key *k)
 {
-	const struct truth_sock *x = a, *y = b;
-	int r = cmp_dest(&x->key, &y->key);
+	int c = memcmp(r->saddr, k->saddr, 16);
 
-	return r ? r : (int)x->sport - (int)y->sport;
+	if (!c)
+		c = memcmp(r->daddr, k->daddr, 16);
+	if (!c)
+		c = memcmp(&r->dport, &k->dport, sizeof(r->dport));
+	return c;
+}
+
+/* Records by destination (as above), then local port. */
+static int cmp_rec(const void *a, const void *b)
+{
+	const struct cp_iter_rec *x = a, *y = b;
+	int c = memcmp(x->saddr, y->saddr, 16);
+
+	if (!c)
+		c = memcmp(x->daddr, y->daddr, 16);
+	if (!c)
+		c = memcmp(&x->dport, &y->dport, sizeof(x->dport));
+	return c ? c : (int)x->sport - (int)y->sport;
 }
 
 static int gauge_of(int state)
@@ -81,39 +91,35 @@ static struct gauge_offset *offset_add(struct gaugecheck *g, const struct cp_des
 	return offset_find(g, k);
 }
 
-/* Sockets of one destination in a sorted array, by gauge; *i moves past them. */
-static void count_dest(const struct truth_sock *t, size_t n, size_t *i, __s64 count[GAUGE_N])
+/* Sockets of one destination in sorted records, by gauge; *i moves past them. */
+static void count_dest(const struct cp_iter_rec *t, size_t n, size_t *i, __s64 count[GAUGE_N])
 {
-	const struct truth_sock *first = &t[*i];
+	const struct cp_iter_rec *first = &t[*i];
 
 	memset(count, 0, GAUGE_N * sizeof(count[0]));
-	for (; *i < n && !cmp_dest(&t[*i].key, &first->key); (*i)++)
-		if (*i == 0 || cmp_sock(&t[*i - 1], &t[*i]))	/* the seq file may repeat one */
-			count[t[*i].gauge]++;
+	for (; *i < n && !memcmp(t[*i].saddr, first->saddr, 16) &&
+	       !memcmp(t[*i].daddr, first->daddr, 16) && t[*i].dport == first->dport; (*i)++)
+		if (*i == 0 || cmp_rec(&t[*i - 1], &t[*i]))	/* the seq file may repeat one */
+			count[gauge_of(t[*i].state)]++;
 }
 
-__u64 gaugecheck__check(struct gaugecheck *g, __u64 cookie, const struct cp_iter_rec *recs,
+__u64 gaugecheck__check(struct gaugecheck *g, __u64 cookie, struct cp_iter_rec *recs,
 			size_t n_recs, const struct map_dump *dests)
 {
-	struct truth_sock *t = malloc((n_recs + 1) * sizeof(*t));
+	struct cp_iter_rec *t = recs, tmp;
 	size_t nt = 0, ti = 0;
 	__u64 moved = 0;
 
-	if (!t)
-		return 0;
+	/* The connect()-side records to the front, sorted there: no copy (a check of a
+	 * million-socket netns has half a million of them). */
 	for (size_t i = 0; i < n_recs; i++) {
 		if (!(recs[i].flags & CP_REC_CONNECT))
 			continue;
-		memset(&t[nt], 0, sizeof(t[nt]));
-		t[nt].key.netns_cookie = cookie;
-		memcpy(t[nt].key.saddr, recs[i].saddr, 16);
-		memcpy(t[nt].key.daddr, recs[i].daddr, 16);
-		t[nt].key.dport = recs[i].dport;
-		t[nt].key.proto = 6;	/* IPPROTO_TCP */
-		t[nt].sport = recs[i].sport;
-		t[nt++].gauge = gauge_of(recs[i].state);
+		tmp = recs[nt];
+		recs[nt++] = recs[i];
+		recs[i] = tmp;
 	}
-	qsort(t, nt, sizeof(*t), cmp_sock);
+	qsort(t, nt, sizeof(*t), cmp_rec);
 
 	for (size_t i = 0; i < dests->n; i++) {
 		const struct cp_dest_key *k = map_dump__key(dests, i);
@@ -124,7 +130,7 @@ __u64 gaugecheck__check(struct gaugecheck *g, __u64 cookie, const struct cp_iter
 
 		if (k->netns_cookie != cookie)
 			continue;
-		while (ti < nt && (r = cmp_dest(&t[ti].key, k)) < 0)
+		while (ti < nt && (r = cmp_rec_dest(&t[ti], k)) < 0)
 			ti++;	/* sockets of destinations without an entry: not in the gauges */
 		if (ti < nt && r == 0)
 			count_dest(t, nt, &ti, truth);
@@ -145,7 +151,6 @@ __u64 gaugecheck__check(struct gaugecheck *g, __u64 cookie, const struct cp_iter
 			o->off[b] = want;
 		}
 	}
-	free(t);
 	return moved;
 }
 

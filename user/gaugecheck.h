@@ -26,9 +26,10 @@ struct gaugecheck {
 	struct map_dump prev;		/* the previous pass's dest_stats, sorted by key */
 };
 
-/* One netns's check: recs from iter/tcp (CP_REC_CONNECT ones are used), dests this pass's
- * dest_stats dump sorted by key. Returns how many sockets the offsets moved by. */
-__u64 gaugecheck__check(struct gaugecheck *g, __u64 cookie, const struct cp_iter_rec *recs,
+/* One netns's check: recs from iter/tcp (CP_REC_CONNECT ones are used; the records are
+ * reordered), dests this pass's dest_stats dump sorted by key. Returns how many sockets the
+ * offsets moved by. */
+__u64 gaugecheck__check(struct gaugecheck *g, __u64 cookie, struct cp_iter_rec *recs,
 			size_t n_recs, const struct map_dump *dests);
 /* The offsets of a destination (zeros when it has none). */
 void gaugecheck__offsets(const struct gaugecheck *g, const struct cp_dest_key *k,
