@@ -194,6 +194,21 @@ int BPF_PROG(handle_tcp_destroy_sock, struct sock *sk)
 	return 0;
 }
 
+/* Threads (tids) whose iter/tcp pass wants the live connect()-side sockets: a check does
+ * (the gauge check), a first pass of a netns does not (it counts them itself, and a
+ * million-socket netns would give half a million records for nothing). */
+volatile __u32 connect_rec_tids[CP_ITER_THREADS];
+
+static __always_inline bool connect_recs_wanted(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	for (int i = 0; i < CP_ITER_THREADS; i++)
+		if (connect_rec_tids[i] == tid)
+			return true;
+	return false;
+}
+
 /*
  * The kernel's truth, one netns per pass (the netns of the thread that created the
  * iterator). Sockets that existed before connpressure started are adopted here, so that
@@ -259,8 +274,10 @@ int iter_tcp(struct bpf_iter__tcp *ctx)
 			adopt_connect(st, (const struct sock *)tp, state, 0, false);
 			counter_inc(CP_CNT_SEEDED);
 		}
-		rec.flags |= CP_REC_CONNECT;
-		bpf_seq_write(seq, &rec, sizeof(rec));
+		if (connect_recs_wanted()) {
+			rec.flags |= CP_REC_CONNECT;
+			bpf_seq_write(seq, &rec, sizeof(rec));
+		}
 		return 0;
 	}
 	if (rec.flags & CP_REC_BINDPORT)	/* accepted, or bind() then connect() */

@@ -181,6 +181,9 @@ struct cp_iter_rec {
 	__u8  pad[2];
 };
 
+/* Threads that read iter/tcp at once (user space's netns threads), at most. */
+#define CP_ITER_THREADS 4
+
 /* iter/udp: a bound UDP socket that set IP_LOCAL_PORT_RANGE (only those are written). */
 struct cp_udp_rec {
 	__u8  saddr[16];

@@ -198,12 +198,13 @@ struct ns_pass {
 	struct collector *c;
 	__u64 now;
 	size_t next;			/* the next work item a thread takes (atomic) */
+	unsigned int slots;		/* threads started: each takes a connect_rec_tids slot */
 	pthread_mutex_t lock;		/* around c->ns, which the threads share */
 };
 
 /* Threads that read namespaces at once: a check is mostly kernel time walking the machine's
  * sockets, so start-up with many namespaces goes as fast as there are CPUs to walk on. */
-#define NS_THREADS_MAX 4
+#define NS_THREADS_MAX CP_ITER_THREADS
 
 /*
  * The iterator and INET_DIAG walk every socket of the machine for each netns they are run
@@ -234,7 +235,7 @@ static int cmp_udp_rec(const void *a, const void *b)
 	return x->range_hi < y->range_hi ? -1 : x->range_hi > y->range_hi;
 }
 
-static void read_one_netns(struct ns_work *w, struct ns_pass *p)
+static void read_one_netns(struct ns_work *w, struct ns_pass *p, unsigned int slot)
 {
 	struct cp_sockstat ss;
 	struct ns_state *st;
@@ -269,6 +270,8 @@ static void read_one_netns(struct ns_work *w, struct ns_pass *p)
 		return;
 	w->truth_ns = mono_ns();
 	if (!have_ss || ss.tcp_inuse + ss.tw > 0) {
+		/* The gauge check wants the live connect()-side sockets; a first pass does not. */
+		p->c->o.loader->skel->bss->connect_rec_tids[slot] = w->seeding ? 0 : gettid();
 		fd = loader__iter_fd(p->c->o.loader);
 		if (fd < 0 || truth__read_iter(fd, &w->truth)) {
 			log_debug("iter/tcp in netns %s failed", w->ref->path);
@@ -283,10 +286,12 @@ static void read_one_netns(struct ns_work *w, struct ns_pass *p)
 static void *netns_thread(void *arg)
 {
 	struct ns_pass *p = arg;
+	unsigned int slot = __atomic_fetch_add(&p->slots, 1, __ATOMIC_RELAXED);
 	size_t i;
 
 	while ((i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED)) < p->n)
-		read_one_netns(&p->work[i], p);
+		read_one_netns(&p->work[i], p, slot);
+	p->c->o.loader->skel->bss->connect_rec_tids[slot] = 0;
 	return NULL;	/* the thread ends here, and its namespace with it */
 }
 
@@ -304,6 +309,7 @@ static int read_namespaces(struct ns_pass *p)
 		want = p->n ? p->n : 1;
 	pthread_mutex_init(&p->lock, NULL);
 	p->next = 0;
+	p->slots = 0;
 	while (n < want && !(err = pthread_create(&t[n], NULL, netns_thread, p)))
 		n++;
 	for (size_t i = 0; i < n; i++)
@@ -1052,6 +1058,7 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 			st->seeded = true;
 			st->next_truth_ns = now + cfg->correct_every * NSEC * ++k / n_seeded;
 		} else {
+			/* Not a first pass: the walk listed the live connect()-side sockets. */
 			__u64 moved = gaugecheck__check(&c->gc, w->cookie, w->truth.recs,
 							w->truth.n, &pd.dests);
 
