@@ -75,7 +75,8 @@ def run_churn(ctx, port_range, rate, duration, settle=0.0, expect_failures=False
         raise AssertionError(f"{e}; lost={fmt(last.get('lost'))}; {later}; kernel reused "
                              f"{recycled} TIME_WAIT tuples during the churn (TcpExt TWRecycled)"
                              ) from None
-    ctx.log(f"lost: {doc.get('lost')}; gauge_check: {(ns_entry(doc, ns.name) or {}).get('gauge_check')}")
+    gauge = (ns_entry(doc, ns.name) or {}).get("gauge_check")
+    ctx.log(f"lost: {doc.get('lost')}; gauge_check: {gauge}")
     want = [s["errors"].get("EADDRNOTAVAIL", 0) for s in stats]
     got = [max([sum(f.get("total", 0) for f in failures(d, ns.name, pid=c.pid))
                 for d in t.all_docs()] or [0]) for c in clients]
