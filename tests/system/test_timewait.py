@@ -114,9 +114,9 @@ def test_time_wait_followed_while_the_model_is_big(ctx):
     w.listen(5000)
     t = ctx.tool(None, args=["--correct-every", "30"])  # every netns: one model
     loadgen = os.path.join(os.path.dirname(ctx.binary), "loadgen")
-    out = big.run([loadgen, "--mode", "tcp-client-close", "--seconds", "1"], timeout=30).stdout
+    out = big.run([loadgen, "--mode", "tcp-client-close", "--seconds", "2"], timeout=30).stdout
     n_tw = ss.count_state(big, "TIME-WAIT")
-    assert_true(n_tw > 4096, f"ss: {n_tw} TIME-WAIT sockets after a 1 s storm, more than 4096 "
+    assert_true(n_tw > 4096, f"ss: {n_tw} TIME-WAIT sockets after a 2 s storm, more than 4096 "
                 "(precondition)", out)
     fill_and_close(ns, w)
     # within a few intervals (0.2 s), not at the next full read
