@@ -8,16 +8,21 @@ import time
 PIDLOG_ENV = "CPT_PIDLOG"
 
 
-def proc_starttime(pid):
-    """Start time of pid in clock ticks (field 22 of /proc/PID/stat), or None if it is gone."""
+def stat_fields(pid):
+    """Fields of /proc/PID/stat after comm (state first), or None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
     except OSError:
         return None
     # comm may contain spaces and parentheses: split after the last ')'.
-    rest = data[data.rindex(")") + 2:].split()
-    return int(rest[19])
+    return data[data.rindex(")") + 2:].split()
+
+
+def proc_starttime(pid):
+    """Start time of pid in clock ticks (field 22 of /proc/PID/stat), or None if it is gone."""
+    rest = stat_fields(pid)
+    return int(rest[19]) if rest else None
 
 
 def record(pid, what):
@@ -43,12 +48,8 @@ def alive(pid, starttime):
 
 
 def is_zombie(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except OSError:
-        return True
-    return data[data.rindex(")") + 2:].split()[0] in ("Z", "X")
+    rest = stat_fields(pid)
+    return rest is None or rest[0] in ("Z", "X")
 
 
 def kill_recorded(path, sig=signal.SIGKILL):
