@@ -18,6 +18,9 @@
  * before the hooks are attached. */
 volatile __u64 only_netns;
 
+/* sock_slots' size - 1 (a power of two - 1), set by user space before loading. */
+const volatile __u32 sock_slot_mask = CP_DEF_SOCK_SLOTS - 1;
+
 /* Entries in tw_socks, roughly: user space stores the count it read each interval, the
  * hand-offs add to it. Zero lets connect() skip looking for a TIME_WAIT 4-tuple to reuse. */
 volatile __u64 tw_entries;
@@ -104,6 +107,7 @@ static __always_inline __u8 bucket_of_state(int state)
 	case BPF_TCP_SYN_SENT:
 		return CP_BUCKET_SYN_SENT;
 	case BPF_TCP_ESTABLISHED:
+	case BPF_TCP_SYN_RECV:	/* a connect() meeting a connect(): nearly established */
 		return CP_BUCKET_ESTABLISHED;
 	default:
 		return CP_BUCKET_OTHER;
@@ -120,23 +124,36 @@ static __always_inline void stats_add(struct cp_dest_stats *s, __u8 bucket, __s6
 		__sync_fetch_and_add(&s->other, delta);
 }
 
-static __always_inline void holder_add(struct cp_sock_state *st, __s64 delta)
+/* One more port of dest held by pid; false when holder_ports had no room (counted). */
+static __always_inline bool holder_inc(const struct cp_dest_key *dest, __u32 pid,
+				       const char *comm)
 {
 	struct cp_holder_key key = {};
 	struct cp_holder_val zero = {}, *v;
 
-	key.dest = st->dest;
-	key.pid = st->pid;
-	if (delta > 0) {
-		__builtin_memcpy(zero.comm, st->comm, sizeof(zero.comm));
-		v = lookup_or_init(&holder_ports, &key, &zero);
-	} else {
-		v = bpf_map_lookup_elem(&holder_ports, &key);
-	}
+	key.dest = *dest;
+	key.pid = pid;
+	__builtin_memcpy(zero.comm, comm, sizeof(zero.comm));
+	v = lookup_or_init(&holder_ports, &key, &zero);
+	if (!v)
+		return false;
+	__sync_fetch_and_add(&v->ports, 1);
+	return true;
+}
+
+/* One port fewer; the holder's comm goes to comm (the TIME_WAIT entry's, at a hand-off). */
+static __always_inline void holder_dec(const struct cp_dest_key *dest, __u32 pid, char *comm)
+{
+	struct cp_holder_key key = {};
+	struct cp_holder_val *v;
+
+	key.dest = *dest;
+	key.pid = pid;
+	v = bpf_map_lookup_elem(&holder_ports, &key);
 	if (!v)
 		return;
-	__sync_fetch_and_add(&v->ports, delta);
-	st->holder_counted = delta > 0;
+	__sync_fetch_and_add(&v->ports, -1);
+	__builtin_memcpy(comm, v->comm, CP_COMM_LEN);
 }
 
 static __always_inline void bind_add(struct cp_sock_state *st, __s64 delta)
@@ -159,29 +176,31 @@ static __always_inline void bind_add(struct cp_sock_state *st, __s64 delta)
 		__sync_fetch_and_add(&v->sockets, delta);
 }
 
-static __always_inline void tw_key_from_state(struct cp_tw_key *k, const struct cp_sock_state *st)
+static __always_inline void tw_key_from(struct cp_tw_key *k, const struct cp_dest_key *dest,
+					__u16 sport)
 {
 	__builtin_memset(k, 0, sizeof(*k));
-	k->netns_cookie = st->dest.netns_cookie;
-	__builtin_memcpy(k->saddr, st->dest.saddr, sizeof(k->saddr));
-	__builtin_memcpy(k->daddr, st->dest.daddr, sizeof(k->daddr));
-	k->sport = st->sport;
-	k->dport = st->dest.dport;
+	k->netns_cookie = dest->netns_cookie;
+	__builtin_memcpy(k->saddr, dest->saddr, sizeof(k->saddr));
+	__builtin_memcpy(k->daddr, dest->daddr, sizeof(k->daddr));
+	k->sport = sport;
+	k->dport = dest->dport;
 	k->proto = IPPROTO_TCP;
 }
 
 /* The socket passed its 4-tuple to a TIME_WAIT socket, which has no events of its own.
  * False when the model had no room (counted). */
-static __always_inline bool tw_handoff(const struct cp_sock_state *st, __u32 flags)
+static __always_inline bool tw_handoff(const struct cp_dest_key *dest, __u16 sport, __u32 pid,
+				       const char *comm, __u32 flags)
 {
 	struct cp_tw_key key;
 	struct cp_tw_val val = {};
 
-	tw_key_from_state(&key, st);
+	tw_key_from(&key, dest, sport);
 	val.entered_ns = bpf_ktime_get_ns();
-	val.pid = st->pid;
+	val.pid = pid;
 	val.flags = flags;
-	__builtin_memcpy(val.comm, st->comm, sizeof(val.comm));
+	__builtin_memcpy(val.comm, comm, sizeof(val.comm));
 	if (bpf_map_update_elem(&tw_socks, &key, &val, BPF_ANY)) {
 		counter_inc(CP_CNT_MAP_FULL);
 		return false;
@@ -190,33 +209,55 @@ static __always_inline bool tw_handoff(const struct cp_sock_state *st, __u32 fla
 	return true;
 }
 
-/* The port goes back to the kernel (or on to a TIME_WAIT socket when handoff). */
+/*
+ * A port connect() chose goes back to the kernel, or on to a TIME_WAIT socket when handoff:
+ * the same for a socket with a slot (flags: CP_SLOT_*) and one with sk_storage.
+ */
+static __always_inline void release_connect(const struct cp_dest_key *dest, __u16 sport,
+					    __u8 bucket, __u32 pid, __u8 flags, bool handoff)
+{
+	struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, dest);
+	char comm[CP_COMM_LEN] = {};
+
+	if (s) {	/* one lookup for every change below */
+		stats_add(s, bucket, -1);
+		if (flags & CP_SLOT_RANGED)
+			__sync_fetch_and_add(&s->ranged, -1);
+	}
+	if (flags & CP_SLOT_HOLDER)
+		holder_dec(dest, pid, comm);
+	if (handoff && tw_handoff(dest, sport, pid, comm, 0) && s)
+		__sync_fetch_and_add(&s->tw_in, 1);
+}
+
+/* The same for a socket with sk_storage, connect() or bind() role. */
 static __always_inline void release_port(struct cp_sock_state *st, bool handoff)
 {
 	if (st->released)
 		return;
 	st->released = 1;
 	if (st->role == CP_ROLE_CONNECT) {
-		struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, &st->dest);
+		__u8 flags = (st->ranged ? CP_SLOT_RANGED : 0) |
+			     (st->holder_counted ? CP_SLOT_HOLDER : 0);
 
-		if (s) {	/* one lookup for every change below */
-			stats_add(s, st->bucket, -1);
-			if (st->ranged)
-				__sync_fetch_and_add(&s->ranged, -1);
-		}
+		release_connect(&st->dest, st->sport, st->bucket, st->pid, flags, handoff);
 		st->bucket = CP_BUCKET_NONE;
-		if (st->holder_counted)
-			holder_add(st, -1);
-		if (handoff && tw_handoff(st, 0) && s)
-			__sync_fetch_and_add(&s->tw_in, 1);
+		st->holder_counted = 0;
 	} else if (st->role == CP_ROLE_BIND) {
 		bind_add(st, -1);
 		if (handoff)
-			tw_handoff(st, CP_TW_BOUND);
+			tw_handoff(&st->dest, st->sport, st->pid, st->comm, CP_TW_BOUND);
 	}
 }
 
-/* One state change of an accounted socket, whichever hook saw it. */
+/* FIN_WAIT2/CLOSING -> CLOSE hands the 4-tuple to a TIME_WAIT socket (tcp_time_wait()),
+ * unless a reset closed it (sk_err set by tcp_reset()). */
+static __always_inline bool hands_off(int oldstate, int sk_err)
+{
+	return (oldstate == BPF_TCP_FIN_WAIT2 || oldstate == BPF_TCP_CLOSING) && !sk_err;
+}
+
+/* One state change of a socket with sk_storage, whichever hook saw it. */
 static __always_inline void account_transition(struct cp_sock_state *st, int oldstate,
 					       int newstate, bool bindport_locked, int sk_err)
 {
@@ -226,10 +267,7 @@ static __always_inline void account_transition(struct cp_sock_state *st, int old
 	if (st->released)
 		return;
 	if (newstate == BPF_TCP_CLOSE) {
-		/* FIN_WAIT2/CLOSING -> CLOSE hands the 4-tuple to a TIME_WAIT socket
-		 * (tcp_time_wait()), unless a reset closed it (sk_err set by tcp_reset()). */
-		bool handoff = (oldstate == BPF_TCP_FIN_WAIT2 || oldstate == BPF_TCP_CLOSING) &&
-			       !sk_err;
+		bool handoff = hands_off(oldstate, sk_err);
 
 		/* A port bind() took explicitly stays with the socket until it is destroyed. */
 		if (st->role == CP_ROLE_BIND && !handoff && bindport_locked)
@@ -250,12 +288,25 @@ static __always_inline void account_transition(struct cp_sock_state *st, int old
 	st->bucket = bucket;
 }
 
+/* A socket with its own, narrower range (IP_LOCAL_PORT_RANGE) counts against that range:
+ * remember the range in its destination. True when it was counted in `ranged`. */
+static __always_inline bool count_own_range(struct cp_dest_stats *s, const struct sock *sk)
+{
+	__u32 range = sk_local_port_range(sk);
+
+	if (!range)
+		return false;
+	s->range_lo = range & 0xffff;
+	s->range_hi = range >> 16;
+	__sync_fetch_and_add(&s->ranged, 1);
+	return true;
+}
+
 /* Start counting a socket whose port connect() chose, in `state` now. */
 static __always_inline void adopt_connect(struct cp_sock_state *st, const struct sock *sk,
 					  int state, __u32 pid, bool new_port)
 {
 	struct cp_dest_stats zero = {}, *s;
-	__u32 range;
 
 	dest_key_from_sk(&st->dest, sk);
 	st->sport = sk->__sk_common.skc_num;
@@ -266,16 +317,92 @@ static __always_inline void adopt_connect(struct cp_sock_state *st, const struct
 		return;		/* counted as map_full; the socket stays uncounted */
 	if (new_port)
 		__sync_fetch_and_add(&s->connects, 1);
-	range = sk_local_port_range(sk);
-	if (range) {	/* counted against the socket's own, narrower range */
-		s->range_lo = range & 0xffff;
-		s->range_hi = range >> 16;
-		__sync_fetch_and_add(&s->ranged, 1);
-		st->ranged = 1;
-	}
+	st->ranged = count_own_range(s, sk);
 	st->bucket = bucket_of_state(state);
 	stats_add(s, st->bucket, 1);
-	holder_add(st, 1);
+	st->holder_counted = holder_inc(&st->dest, pid, st->comm);
+}
+
+/*
+ * Slots (struct cp_sock_slot): the cheap record of a connect()-side socket, found from the
+ * socket's cookie. connect() gives the socket a cookie; most other sockets never get one,
+ * so for them a plain load says "no slot". Only the socket's own state changes write its
+ * slot, and the kernel makes them under the socket's lock: no lock beyond the claim.
+ */
+static __always_inline struct cp_sock_slot *slot_at(__u64 cookie)
+{
+	__u32 i = (__u32)((cookie * 0x9E3779B97F4A7C15ULL) >> 32) & sock_slot_mask;
+
+	return bpf_map_lookup_elem(&sock_slots, &i);
+}
+
+/* sk's slot, or NULL when it has none. */
+static __always_inline struct cp_sock_slot *slot_of(const struct sock *sk)
+{
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	struct cp_sock_slot *slot;
+
+	if (!cookie)
+		return NULL;
+	slot = slot_at(cookie);
+	return slot && slot->cookie == cookie ? slot : NULL;
+}
+
+/* Claim sk's slot at connect(); NULL when another live socket holds it. */
+static __always_inline struct cp_sock_slot *slot_claim(const struct sock *sk)
+{
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	struct cp_sock_slot *slot = slot_at(cookie);
+
+	if (!slot)
+		return NULL;
+	if (slot->cookie != cookie && __sync_val_compare_and_swap(&slot->cookie, 0, cookie) != 0)
+		return NULL;
+	return slot;
+}
+
+static __always_inline void slot_free(struct cp_sock_slot *slot)
+{
+	*(volatile __u64 *)&slot->cookie = 0;
+}
+
+/* CLOSE -> SYN_SENT of a socket that got a slot: count its port from now on. */
+static __always_inline void slot_connect_start(struct cp_sock_slot *slot, const struct sock *sk,
+					       __u32 pid)
+{
+	struct cp_dest_stats zero = {}, *s;
+	struct cp_dest_key dest;
+	char comm[CP_COMM_LEN];
+	__u8 flags = 0;
+
+	dest_key_from_sk(&dest, sk);
+	s = lookup_or_init(&dest_stats, &dest, &zero);
+	if (!s) {	/* counted as map_full; the socket stays uncounted */
+		slot_free(slot);
+		return;
+	}
+	__sync_fetch_and_add(&s->connects, 1);
+	stats_add(s, CP_BUCKET_SYN_SENT, 1);
+	if (count_own_range(s, sk))
+		flags |= CP_SLOT_RANGED;
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (holder_inc(&dest, pid, comm))
+		flags |= CP_SLOT_HOLDER;
+	slot->pid = pid;
+	slot->bucket = CP_BUCKET_SYN_SENT;
+	slot->flags = flags;
+	slot->sport = 0;
+}
+
+/* The socket of this slot gives its port back: sk's fields name its destination. */
+static __always_inline void slot_release(struct cp_sock_slot *slot, const struct sock *sk,
+					 bool handoff)
+{
+	struct cp_dest_key dest;
+
+	dest_key_from_sk(&dest, sk);
+	release_connect(&dest, slot->sport, slot->bucket, slot->pid, slot->flags, handoff);
+	slot_free(slot);
 }
 
 /* Count one failure of the calling process; announce only the first of each key. */

@@ -35,13 +35,21 @@ static __always_inline bool bindport_locked(const struct sock *sk)
  * the caller's). The destination is known already (the route set saddr); the port comes
  * next, in inet_hash_connect(). Count it now: if no port is found, SYN_SENT -> CLOSE with
  * no port follows and takes it back. A socket that has a port already got it from bind().
+ * The socket is followed in a slot, or with sk_storage when its slot is taken.
  */
 static __always_inline void on_connect_start(const struct sock *sk)
 {
+	struct cp_sock_slot *slot;
 	struct cp_sock_state *st;
 
 	if (sk->__sk_common.skc_num || !sk_netns_wanted(sk))
 		return;
+	slot = slot_claim(sk);
+	if (slot) {
+		slot_connect_start(slot, sk, current_pid());
+		return;
+	}
+	counter_inc(CP_CNT_SLOT_TAKEN);
 	st = state_of(sk, true);
 	if (!st) {
 		counter_inc(CP_CNT_MAP_FULL);
@@ -57,18 +65,16 @@ static __always_inline void on_connect_start(const struct sock *sk)
 
 /* SYN_SENT -> anything: the port is known now. A 4-tuple the model had in TIME_WAIT was
  * reused by this connect(): the kernel killed that TIME_WAIT socket. */
-static __always_inline void on_port_known(struct cp_sock_state *st, const struct sock *sk)
+static __always_inline void check_tw_reuse(const struct cp_dest_key *dest, __u16 sport)
 {
 	struct cp_dest_stats *s;
 	struct cp_tw_key twk;
 	struct cp_tw_val *tw;
 	bool live;
 
-	/* inet_sock lies beyond the struct sock the tracepoint types: probe-read */
-	st->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	if (!tw_entries)
 		return;		/* the model is empty: nothing to reuse */
-	tw_key_from_state(&twk, st);
+	tw_key_from(&twk, dest, sport);
 	tw = bpf_map_lookup_elem(&tw_socks, &twk);
 	if (!tw)
 		return;
@@ -78,8 +84,53 @@ static __always_inline void on_port_known(struct cp_sock_state *st, const struct
 	if (bpf_map_delete_elem(&tw_socks, &twk))
 		return;		/* user space expired or corrected it meanwhile */
 	counter_inc(CP_CNT_TW_REUSED);
-	if (live && (s = bpf_map_lookup_elem(&dest_stats, &st->dest)))
+	if (live && (s = bpf_map_lookup_elem(&dest_stats, dest)))
 		__sync_fetch_and_add(&s->tw_out, 1);
+}
+
+/* SYN_SENT -> CLOSE with no local port: inet_hash_connect() found none free. The
+ * tracepoint fires after inet_put_port() cleared skc_num; inet_sport stays. */
+static __always_inline bool no_port_found(const struct sock *sk, int oldstate, int newstate)
+{
+	return oldstate == BPF_TCP_SYN_SENT && newstate == BPF_TCP_CLOSE &&
+	       BPF_CORE_READ((struct inet_sock *)sk, inet_sport) == 0;
+}
+
+/* A state change of a socket with a slot: everything but its pid and bucket is read from
+ * the socket. */
+static __always_inline void on_slot_transition(struct cp_sock_slot *slot, const struct sock *sk,
+					       int oldstate, int newstate)
+{
+	__u8 to = bucket_of_state(newstate);
+	struct cp_dest_stats *s;
+	struct cp_dest_key dest;
+
+	if (no_port_found(sk, oldstate, newstate)) {
+		dest_key_from_sk(&dest, sk);
+		s = bpf_map_lookup_elem(&dest_stats, &dest);
+		if (s)
+			__sync_fetch_and_add(&s->connects, -1);	/* no port was taken */
+		slot_release(slot, sk, false);
+		record_failure(sk, EADDRNOTAVAIL);
+		return;
+	}
+	if (newstate == BPF_TCP_CLOSE) {
+		slot_release(slot, sk, hands_off(oldstate, sk->sk_err));
+		return;
+	}
+	dest_key_from_sk(&dest, sk);
+	if (oldstate == BPF_TCP_SYN_SENT) {	/* the port is known now */
+		slot->sport = sk->__sk_common.skc_num;
+		check_tw_reuse(&dest, slot->sport);
+	}
+	if (to == slot->bucket)
+		return;
+	s = bpf_map_lookup_elem(&dest_stats, &dest);	/* one lookup for both moves */
+	if (s) {
+		stats_add(s, slot->bucket, -1);
+		stats_add(s, to, 1);
+	}
+	slot->bucket = to;
 }
 
 /* bind() took a port (not called for IP_BIND_ADDRESS_NO_PORT nor on failure). */
@@ -137,6 +188,7 @@ int handle_post_bind6(struct bpf_sock *ctx)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
 {
+	struct cp_sock_slot *slot;
 	struct cp_sock_state *st;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
@@ -145,11 +197,18 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 		on_connect_start(sk);
 		return 0;
 	}
+	/* Most changes stay within a bucket (SYN_RECV -> ESTABLISHED, FIN_WAIT1 -> FIN_WAIT2,
+	 * CLOSE_WAIT -> LAST_ACK): no count changes, for any socket. */
+	if (oldstate != BPF_TCP_CLOSE && newstate != BPF_TCP_CLOSE &&
+	    bucket_of_state(oldstate) == bucket_of_state(newstate))
+		return 0;
+	/* Leaving CLOSE otherwise (listen(), an accepted child) is never a slot's socket. */
+	if (oldstate != BPF_TCP_CLOSE && (slot = slot_of(sk))) {
+		on_slot_transition(slot, sk, oldstate, newstate);
+		return 0;
+	}
 	st = state_of(sk, newstate == BPF_TCP_LISTEN);
-	/* SYN_SENT -> CLOSE with no local port: inet_hash_connect() found none free. The
-	 * tracepoint fires after inet_put_port() cleared skc_num; inet_sport stays. */
-	if (oldstate == BPF_TCP_SYN_SENT && newstate == BPF_TCP_CLOSE &&
-	    BPF_CORE_READ((struct inet_sock *)sk, inet_sport) == 0) {
+	if (no_port_found(sk, oldstate, newstate)) {
 		if (st && st->role == CP_ROLE_CONNECT) {
 			struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, &st->dest);
 
@@ -177,8 +236,10 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 	}
 	if (st->role == CP_ROLE_NONE)
 		return 0;
-	if (oldstate == BPF_TCP_SYN_SENT && st->role == CP_ROLE_CONNECT)
-		on_port_known(st, sk);
+	if (oldstate == BPF_TCP_SYN_SENT && st->role == CP_ROLE_CONNECT) {
+		st->sport = sk->__sk_common.skc_num;
+		check_tw_reuse(&st->dest, st->sport);
+	}
 	account_transition(st, oldstate, newstate, bindport_locked(sk), sk->sk_err);
 	return 0;
 }
@@ -188,9 +249,16 @@ SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(handle_tcp_destroy_sock, struct sock *sk)
 {
 	struct cp_sock_state *st = state_of(sk, false);
+	struct cp_sock_slot *slot;
 
 	if (st && st->role != CP_ROLE_NONE)
 		release_port(st, false);
+	/* A slot is freed when its socket enters CLOSE. When that change went unseen (the
+	 * program was busy on this CPU: lost.recursion_misses), give the port back now; the
+	 * slot must not outlive its socket. */
+	slot = slot_of(sk);
+	if (slot)
+		slot_release(slot, sk, false);
 	return 0;
 }
 
@@ -269,7 +337,8 @@ int iter_tcp(struct bpf_iter__tcp *ctx)
 		return 0;
 	}
 	if (!(rec.flags & CP_REC_BINDPORT) && state != BPF_TCP_CLOSE) {
-		st = state_of(tp, true);
+		/* Not counted yet unless it has a slot or sk_storage: adopt it. */
+		st = slot_of((const struct sock *)tp) ? NULL : state_of(tp, true);
 		if (st && st->role == CP_ROLE_NONE) {
 			adopt_connect(st, (const struct sock *)tp, state, 0, false);
 			counter_inc(CP_CNT_SEEDED);

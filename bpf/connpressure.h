@@ -21,6 +21,7 @@
 #define CP_DEF_MAX_TW		262144
 #define CP_DEF_MAX_BINDS	16384
 #define CP_DEF_MAX_FAILURES	4096
+#define CP_DEF_SOCK_SLOTS	65536	/* a power of two */
 #define CP_RINGBUF_BYTES	(64 * 1024)
 
 /* Where a socket's local port came from (enum cp_role in struct cp_sock_state). */
@@ -34,7 +35,7 @@ enum cp_role {
 enum cp_bucket {
 	CP_BUCKET_NONE = 0,
 	CP_BUCKET_SYN_SENT = 1,
-	CP_BUCKET_ESTABLISHED = 2,
+	CP_BUCKET_ESTABLISHED = 2,	/* and SYN_RECV: a simultaneous open */
 	CP_BUCKET_OTHER = 3,	/* FIN_WAIT1/2, CLOSE_WAIT, LAST_ACK, CLOSING */
 };
 
@@ -44,6 +45,7 @@ enum cp_counter {
 	CP_CNT_RINGBUF_DROPS,	/* an event the ring buffer had no room for */
 	CP_CNT_SEEDED,		/* sockets adopted by the iterator (start-up and corrections) */
 	CP_CNT_TW_REUSED,	/* TIME_WAIT entries released by a new connect() on their 4-tuple */
+	CP_CNT_SLOT_TAKEN,	/* connect()s whose sock_slots slot was taken: sk_storage instead */
 	CP_CNT_MAX,
 };
 
@@ -135,7 +137,25 @@ struct cp_fail_val {
 	char  comm[CP_COMM_LEN];
 };
 
-/* sk_storage of every socket the tool accounts for. */
+/*
+ * A connect()-side socket followed without sk_storage (creating and freeing that record
+ * cost ~1 µs per connection): a slot in the sock_slots array, at a hash of the socket's
+ * cookie, holds what the socket itself does not say. Its destination, port and state are
+ * read from the socket at each state change.
+ */
+#define CP_SLOT_RANGED	(1u << 0)	/* counted in its destination's `ranged` */
+#define CP_SLOT_HOLDER	(1u << 1)	/* holds one unit in holder_ports */
+
+struct cp_sock_slot {
+	__u64 cookie;		/* the socket's cookie (never reused); 0: free */
+	__u32 pid;		/* tgid that called connect() */
+	__u8  bucket;		/* enum cp_bucket it is counted in */
+	__u8  flags;		/* CP_SLOT_* */
+	__u16 sport;		/* once known (the socket's own is 0 again when it hands off) */
+};
+
+/* sk_storage of the other sockets the tool accounts for: bind()-held ports, sockets
+ * adopted by the iterator, and connect()s whose slot was taken. */
 struct cp_sock_state {
 	struct cp_dest_key dest;	/* CONNECT: its destination; BIND: netns_cookie + saddr */
 	__u32 pid;
@@ -209,6 +229,7 @@ CP_STATIC_ASSERT(sizeof(struct cp_bind_val) == 32, "bpf/user ABI: cp_bind_val");
 CP_STATIC_ASSERT(sizeof(struct cp_fail_key) == 56, "bpf/user ABI: cp_fail_key");
 CP_STATIC_ASSERT(sizeof(struct cp_fail_val) == 32, "bpf/user ABI: cp_fail_val");
 CP_STATIC_ASSERT(sizeof(struct cp_sock_state) == 80, "bpf/user ABI: cp_sock_state");
+CP_STATIC_ASSERT(sizeof(struct cp_sock_slot) == 16, "bpf/user ABI: cp_sock_slot");
 CP_STATIC_ASSERT(sizeof(struct cp_event) == 88, "bpf/user ABI: cp_event");
 CP_STATIC_ASSERT(sizeof(struct cp_iter_rec) == 40, "bpf/user ABI: cp_iter_rec");
 CP_STATIC_ASSERT(sizeof(struct cp_udp_rec) == 24, "bpf/user ABI: cp_udp_rec");

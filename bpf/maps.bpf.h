@@ -13,6 +13,15 @@ struct {
 	__type(value, struct cp_sock_state);
 } sock_state SEC(".maps");
 
+/* connect()-side sockets followed without sk_storage (struct cp_sock_slot); the size, a
+ * power of two, is set at run time like the others. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CP_DEF_SOCK_SLOTS);
+	__type(key, __u32);
+	__type(value, struct cp_sock_slot);
+} sock_slots SEC(".maps");
+
 /* Gauges per TCP destination: ports held by connect(), by state. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

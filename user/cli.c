@@ -46,6 +46,8 @@ static const char usage[] =
 "      --max-tw N          TIME_WAIT sockets modelled (default 262144)\n"
 "      --max-binds N       (address, port) pairs held by bind() (default 16384)\n"
 "      --max-failures N    (destination, process, error) failure rows (default 4096)\n"
+"      --sock-slots N      connect() sockets followed at the lowest cost, a power of\n"
+"                          two (default 65536); the others cost ~1 us more each\n"
 "  -v, --verbose           more diagnostics on stderr (twice: libbpf debug)\n"
 "  -h, --help              this text\n"
 "  -V, --version           print the version\n"
@@ -55,7 +57,7 @@ static const char usage[] =
 enum {
 	OPT_ONCE = 256, OPT_CORRECT, OPT_BTF, OPT_MAX_DESTS, OPT_MAX_HOLDERS,
 	OPT_MAX_TW, OPT_MAX_BINDS, OPT_MAX_FAILURES, OPT_ARM, OPT_NO_AUTO_ARM, OPT_ARM_THRESHOLD,
-	OPT_TCP, OPT_UDP, OPT_PRUNE,
+	OPT_TCP, OPT_UDP, OPT_PRUNE, OPT_SOCK_SLOTS,
 };
 
 static const struct option long_opts[] = {
@@ -78,6 +80,7 @@ static const struct option long_opts[] = {
 	{ "max-holders", required_argument, NULL, OPT_MAX_HOLDERS },
 	{ "max-tw", required_argument, NULL, OPT_MAX_TW },
 	{ "max-binds", required_argument, NULL, OPT_MAX_BINDS },
+	{ "sock-slots", required_argument, NULL, OPT_SOCK_SLOTS },
 	{ "max-failures", required_argument, NULL, OPT_MAX_FAILURES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -129,6 +132,7 @@ int cli__parse(int argc, char **argv, struct cp_config *cfg)
 		.max_holders = CP_DEF_MAX_HOLDERS,
 		.max_tw = CP_DEF_MAX_TW,
 		.max_binds = CP_DEF_MAX_BINDS,
+		.sock_slots = CP_DEF_SOCK_SLOTS,
 		.max_failures = CP_DEF_MAX_FAILURES,
 		.arm_mode = CP_ARM_AUTO,
 		.arm_threshold = 0.8,
@@ -234,6 +238,13 @@ int cli__parse(int argc, char **argv, struct cp_config *cfg)
 			break;
 		case OPT_MAX_FAILURES:
 			err = parse_count("--max-failures", optarg, &cfg->max_failures);
+			break;
+		case OPT_SOCK_SLOTS:
+			err = parse_count("--sock-slots", optarg, &cfg->sock_slots);
+			if (!err && (cfg->sock_slots & (cfg->sock_slots - 1))) {
+				log_err("--sock-slots: '%s' is not a power of two", optarg);
+				err = -EINVAL;
+			}
 			break;
 		case 'v':
 			cfg->verbose++;

@@ -24,6 +24,7 @@ struct cp_config {
 	int arm_mode;			/* enum cp_arm_mode */
 	double arm_threshold;		/* bind/UDP pressure that arms the syscall hooks */
 	__u32 max_dests, max_holders, max_tw, max_binds, max_failures;
+	__u32 sock_slots;		/* sock_slots entries: a power of two */
 };
 
 /* 0 on success, 1 when --help/--version was printed (exit 0), -EINVAL after a one-line error. */

@@ -1128,6 +1128,7 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		log_warn("out of memory keeping the destinations for the next gauge check");
 	totals_set(&c->prev_fails, &pd.fails, offsetof(struct cp_fail_val, count));
 	loader__read_lost(c->o.loader, &snap->lost);
+	snap->sock_slots = c->o.loader->sock_slots;
 	snap->ts = real_seconds();
 	snap->interval = c->seeded ? elapsed : 0;
 	c->last_pass_ns = now;

@@ -7,6 +7,7 @@
 
 #define TCP_ESTABLISHED	1
 #define TCP_SYN_SENT	2
+#define TCP_SYN_RECV	3
 
 static int cmp_dest(const void *a, const void *b)
 {
@@ -42,7 +43,7 @@ static int gauge_of(int state)
 {
 	if (state == TCP_SYN_SENT)
 		return GAUGE_SYN_SENT;
-	if (state == TCP_ESTABLISHED)
+	if (state == TCP_ESTABLISHED || state == TCP_SYN_RECV)	/* as bucket_of_state() */
 		return GAUGE_ESTABLISHED;
 	return GAUGE_OTHER;
 }

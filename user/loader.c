@@ -124,6 +124,8 @@ static void size_maps(struct connpressure_bpf *skel, const struct cp_config *cfg
 	bpf_map__set_max_entries(skel->maps.tw_socks, cfg->max_tw);
 	bpf_map__set_max_entries(skel->maps.bind_ports, cfg->max_binds);
 	bpf_map__set_max_entries(skel->maps.failures, cfg->max_failures);
+	bpf_map__set_max_entries(skel->maps.sock_slots, cfg->sock_slots);
+	skel->rodata->sock_slot_mask = cfg->sock_slots - 1;
 }
 
 /* Attach to the cgroup v2 root with a link: beside whatever else is attached there. */
@@ -225,6 +227,7 @@ int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_net
 		goto out_close_cgroup;
 	}
 	ld->skel = skel;
+	ld->sock_slots = cfg->sock_slots;
 	size_maps(skel, cfg);
 	/* iter/udp (5.9) only adds UDP sockets' own ranges: without it, they are not shown. */
 	if (!kernel_has_func(cfg, "bpf_iter_udp"))
@@ -321,6 +324,7 @@ int loader__read_lost(const struct loader *ld, struct cp_lost *lost)
 		return err;
 	lost->map_full = cnt[CP_CNT_MAP_FULL];
 	lost->ringbuf_drops = cnt[CP_CNT_RINGBUF_DROPS];
+	lost->slot_fallbacks = cnt[CP_CNT_SLOT_TAKEN];
 	return 0;
 }
 

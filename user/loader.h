@@ -15,6 +15,7 @@ struct loader {
 	bool sys_armed;
 	int cgroup_fd;
 	char cgroup_path[256];
+	__u32 sock_slots;		/* --sock-slots */
 };
 
 /* What the kernel side lost since load (JSON "lost"). */
@@ -22,6 +23,9 @@ struct cp_lost {
 	__u64 recursion_misses;
 	__u64 map_full;
 	__u64 ringbuf_drops;
+	/* Not a loss: connect()s whose slot was taken, followed with sk_storage instead (exact,
+	 * ~1 µs dearer). Many of them say --sock-slots is too small (JSON "sock_slots"). */
+	__u64 slot_fallbacks;
 };
 
 /* Privileges, BTF and tracepoints: a one-line error and -errno when one is missing. */

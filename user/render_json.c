@@ -163,9 +163,11 @@ static int json_snapshot(FILE *out, const struct cp_snapshot *s, const struct re
 {
 	fprintf(out, "{\"schema\":1,\"ts\":%.3f,\"interval_seconds\":%.3f,"
 		"\"lost\":{\"recursion_misses\":%llu,\"map_full\":%llu,\"ringbuf_drops\":%llu},"
+		"\"sock_slots\":{\"size\":%u,\"fallbacks\":%llu},"
 		"\"hooks\":{\"syscalls\":{\"available\":%s,\"armed\":%s,\"reason\":",
 		s->ts, s->interval, (unsigned long long)s->lost.recursion_misses,
 		(unsigned long long)s->lost.map_full, (unsigned long long)s->lost.ringbuf_drops,
+		s->sock_slots, (unsigned long long)s->lost.slot_fallbacks,
 		s->syscalls.available ? "true" : "false", s->syscalls.armed ? "true" : "false");
 	if (s->syscalls.reason)
 		json_string(out, s->syscalls.reason, 16);

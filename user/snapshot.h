@@ -87,6 +87,7 @@ struct cp_snapshot {
 	double ts;			/* unix time */
 	double interval;		/* seconds this snapshot covers */
 	struct cp_lost lost;
+	__u32 sock_slots;		/* --sock-slots */
 	struct {
 		bool available;		/* the kernel has the syscall tracepoints */
 		bool armed;		/* attached now */

@@ -19,6 +19,7 @@ BAD_INPUT = [
     ("output_xml", ["--once", "-o", "xml"], ["xml"]),
     ("max_tw_zero", ["--once", "--max-tw", "0"], ["max-tw"]),
     ("max_dests_not_a_number", ["--once", "--max-dests", "many"], ["max-dests", "many"]),
+    ("sock_slots_not_a_power_of_two", ["--once", "--sock-slots", "1000"], ["power of two"]),
     ("missing_value", ["--once", "-i"], ["-i", "interval", "argument"]),
     ("netns_unknown_name", ["--once", "-n", "cpt-no-such-netns"], ["cpt-no-such-netns"]),
     ("netns_missing_path", ["--once", "-n", "/nonexistent/netns"], ["/nonexistent/netns"]),
