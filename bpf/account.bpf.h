@@ -329,11 +329,14 @@ static __always_inline void adopt_connect(struct cp_sock_state *st, const struct
  * so for them a plain load says "no slot". Only the socket's own state changes write its
  * slot, and the kernel makes them under the socket's lock: no lock beyond the claim.
  */
-static __always_inline struct cp_sock_slot *slot_at(__u64 cookie)
+/* A socket may take any of the CP_SLOT_WAYS slots of its set (one cache line): with 4 ways
+ * a set is full far less often than a single slot is taken. */
+static __always_inline struct cp_sock_slot *slot_at(__u64 cookie, __u32 way)
 {
-	__u32 i = (__u32)((cookie * 0x9E3779B97F4A7C15ULL) >> 32) & sock_slot_mask;
+	__u32 set = (__u32)((cookie * 0x9E3779B97F4A7C15ULL) >> 32) & sock_slot_mask;
+	__u32 i = (set & ~(CP_SLOT_WAYS - 1)) | way;
 
-	return bpf_map_lookup_elem(&sock_slots, &i);
+	return bpf_map_lookup_elem(&sock_slots, &i);	/* NULL past a tiny map's end */
 }
 
 /* sk's slot, or NULL when it has none. */
@@ -344,21 +347,30 @@ static __always_inline struct cp_sock_slot *slot_of(const struct sock *sk)
 
 	if (!cookie)
 		return NULL;
-	slot = slot_at(cookie);
-	return slot && slot->cookie == cookie ? slot : NULL;
+	for (__u32 way = 0; way < CP_SLOT_WAYS; way++) {
+		slot = slot_at(cookie, way);
+		if (slot && slot->cookie == cookie)
+			return slot;
+	}
+	return NULL;
 }
 
-/* Claim sk's slot at connect(); NULL when another live socket holds it. */
+/* Claim a slot for sk at connect(); NULL when its set is full. A connect() again on a
+ * socket that still has its slot keeps it. */
 static __always_inline struct cp_sock_slot *slot_claim(const struct sock *sk)
 {
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	struct cp_sock_slot *slot = slot_at(cookie);
+	struct cp_sock_slot *slot = slot_of(sk);
 
-	if (!slot)
-		return NULL;
-	if (slot->cookie != cookie && __sync_val_compare_and_swap(&slot->cookie, 0, cookie) != 0)
-		return NULL;
-	return slot;
+	if (slot)
+		return slot;
+	for (__u32 way = 0; way < CP_SLOT_WAYS; way++) {
+		slot = slot_at(cookie, way);
+		if (slot && !slot->cookie &&
+		    __sync_val_compare_and_swap(&slot->cookie, 0, cookie) == 0)
+			return slot;
+	}
+	return NULL;
 }
 
 static __always_inline void slot_free(struct cp_sock_slot *slot)

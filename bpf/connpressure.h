@@ -21,7 +21,8 @@
 #define CP_DEF_MAX_TW		262144
 #define CP_DEF_MAX_BINDS	16384
 #define CP_DEF_MAX_FAILURES	4096
-#define CP_DEF_SOCK_SLOTS	65536	/* a power of two */
+#define CP_DEF_SOCK_SLOTS	262144	/* a power of two: 4 MB */
+#define CP_SLOT_WAYS		4	/* the slots a socket may take (a set of 4: 64 bytes) */
 #define CP_RINGBUF_BYTES	(64 * 1024)
 
 /* Where a socket's local port came from (enum cp_role in struct cp_sock_state). */

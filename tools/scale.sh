@@ -52,7 +52,7 @@ SC_CONNS=${SC_CONNS:-500000}
 SC_PORTS=${SC_PORTS:-100}
 SC_ADDRS=${SC_ADDRS:-1000}
 SC_SECONDS=${SC_SECONDS:-30}
-SC_RAISED=${SC_RAISED:---max-dests 262144 --max-holders 1048576 --max-tw 1048576 --max-binds 65536}
+SC_RAISED=${SC_RAISED:---max-dests 262144 --max-holders 1048576 --max-tw 1048576 --max-binds 65536 --sock-slots 1048576}
 SC_PREFILLED=${SC_PREFILLED:-1}
 SC_LIVE=${SC_LIVE:-1}
 SC_LIVE_DELAY=${SC_LIVE_DELAY:-3}
@@ -383,10 +383,12 @@ def run(cmd, mode, seconds, nslist, label, check_all=False, teardown=None):
            "truth_after": {ns: {"total": v["total"], "states": v["states"]} for ns, v in tr_after.items()}}
     if first:
         d = json.loads(first)
-        res["first"] = {"lost": d["lost"], "n_netns": len(d["netns"]), "check": check(d, nslist, tr_before)}
+        res["first"] = {"lost": d["lost"], "sock_slots": d.get("sock_slots"), "n_netns": len(d["netns"]),
+                        "check": check(d, nslist, tr_before)}
     if last and mode == "stream":
         d = json.loads(last)
-        res["last"] = {"lost": d["lost"], "n_netns": len(d["netns"]), "check": check(d, nslist, tr_after)}
+        res["last"] = {"lost": d["lost"], "sock_slots": d.get("sock_slots"), "n_netns": len(d["netns"]),
+                       "check": check(d, nslist, tr_after)}
     if check_all and all(tr_before[ns]["per"] == tr_after[ns]["per"] for ns in nslist):
         res["all_lines_ok"] = []
         for line in docs_checked[1:-1]:
@@ -458,7 +460,8 @@ def summary(res):
     for which in ("first", "last"):
         if which in res:
             r = res[which]
-            out.append(f"    {which} output: lost {r['lost']}, netns shown {r['n_netns']}; " + fmt_check(r["check"]))
+            out.append(f"    {which} output: lost {r['lost']}, sock_slots {r.get('sock_slots')}, "
+                       f"netns shown {r['n_netns']}; " + fmt_check(r["check"]))
     if L and L[-1]["lost"]:
         mf = [x["lost"][1] for x in L if x["lost"]]
         out.append(f"    lost.map_full over the run: {mf[0]} -> {mf[-1]}")

@@ -47,7 +47,7 @@ static const char usage[] =
 "      --max-binds N       (address, port) pairs held by bind() (default 16384)\n"
 "      --max-failures N    (destination, process, error) failure rows (default 4096)\n"
 "      --sock-slots N      connect() sockets followed at the lowest cost, a power of\n"
-"                          two (default 65536); the others cost ~1 us more each\n"
+"                          two (default 262144); the others cost ~1 us more each\n"
 "  -v, --verbose           more diagnostics on stderr (twice: libbpf debug)\n"
 "  -h, --help              this text\n"
 "  -V, --version           print the version\n"

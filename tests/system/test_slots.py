@@ -46,7 +46,7 @@ def life_cycle(ctx, args):
 
 def test_slotted_sockets_counted_like_ss(ctx):
     doc = life_cycle(ctx, ())
-    assert_eq(doc.get("sock_slots", {}).get("size"), 65536, "sock_slots.size (default)")
+    assert_eq(doc.get("sock_slots", {}).get("size"), 262144, "sock_slots.size (default)")
 
 
 def test_sockets_beyond_the_slots_counted_like_ss(ctx):
