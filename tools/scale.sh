@@ -189,7 +189,7 @@ def slab_kb():
                 return int(line.split()[1])
     return 0
 
-MAP_NAMES = {"dest_stats", "holder_ports", "tw_socks", "bind_ports", "failures", "sock_state",
+MAP_NAMES = {"dest_stats", "holder_ports", "tw_socks", "bind_ports", "failures", "sock_state", "sock_slots",
              "events", "counters"}
 
 def maps_of(pid):
