@@ -456,8 +456,8 @@ static __always_inline void count_failure(struct cp_fail_key *key)
 	v->last_ns = bpf_ktime_get_ns();
 }
 
-/* A TCP connect() to sk's destination failed with err. */
-static __always_inline void record_failure(const struct sock *sk, int err)
+/* A TCP connect() to sk's destination failed with err (rare: out of line). */
+static __noinline int record_failure(const struct sock *sk, int err)
 {
 	struct cp_fail_key key = {};
 
@@ -465,6 +465,7 @@ static __always_inline void record_failure(const struct sock *sk, int err)
 	key.err = err;
 	if (netns_wanted(key.dest.netns_cookie))
 		count_failure(&key);
+	return 0;
 }
 
 #endif /* CP_ACCOUNT_BPF_H */

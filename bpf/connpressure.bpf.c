@@ -37,10 +37,28 @@ static __always_inline bool bindport_locked(const struct sock *sk)
  * no port follows and takes it back. A socket that has a port already got it from bind().
  * The socket is followed in a slot, or with sk_storage when its slot is taken.
  */
+/* Rarer paths are __noinline subprograms, laid out after the hot path's code (the program
+ * is 13 KB JITed). In a 12-round server-close run this changed nothing measurable: 0.97 and 0.97. */
+static __noinline int connect_start_stored(const struct sock *sk)
+{
+	struct cp_sock_state *st = state_of(sk, true);
+
+	if (!st) {
+		counter_inc(CP_CNT_MAP_FULL);
+		return 0;
+	}
+	if (st->released)	/* connect() again on a socket that gave its port back */
+		__builtin_memset(st, 0, sizeof(*st));
+	if (st->role != CP_ROLE_NONE)
+		return 0;
+	bpf_get_current_comm(st->comm, sizeof(st->comm));
+	adopt_connect(st, sk, BPF_TCP_SYN_SENT, current_pid(), true);
+	return 0;
+}
+
 static __always_inline void on_connect_start(const struct sock *sk)
 {
 	struct cp_sock_slot *slot;
-	struct cp_sock_state *st;
 
 	if (sk->__sk_common.skc_num || !sk_netns_wanted(sk))
 		return;
@@ -50,17 +68,7 @@ static __always_inline void on_connect_start(const struct sock *sk)
 		return;
 	}
 	counter_inc(CP_CNT_SLOT_TAKEN);
-	st = state_of(sk, true);
-	if (!st) {
-		counter_inc(CP_CNT_MAP_FULL);
-		return;
-	}
-	if (st->released)	/* connect() again on a socket that gave its port back */
-		__builtin_memset(st, 0, sizeof(*st));
-	if (st->role != CP_ROLE_NONE)
-		return;
-	bpf_get_current_comm(st->comm, sizeof(st->comm));
-	adopt_connect(st, sk, BPF_TCP_SYN_SENT, current_pid(), true);
+	connect_start_stored(sk);
 }
 
 /* SYN_SENT -> anything: the port is known now. A 4-tuple the model had in TIME_WAIT was
@@ -181,33 +189,12 @@ int handle_post_bind6(struct bpf_sock *ctx)
 	return on_post_bind(ctx, true);
 }
 
-/*
- * Every TCP state change on the machine passes here, so the common case must be cheap: one
- * sk_storage lookup. tp_btf arguments are typed: plain loads, no probe-read helper calls.
- */
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
+/* A state change of a socket without a slot that has sk_storage (bind()-held ports,
+ * listeners, adopted sockets, connect()s whose slot set was full), or a connect() that
+ * found no port. */
+static __noinline int on_stored_transition(struct cp_sock_state *st, const struct sock *sk,
+					   int oldstate, int newstate)
 {
-	struct cp_sock_slot *slot;
-	struct cp_sock_state *st;
-
-	if (sk->sk_protocol != IPPROTO_TCP)
-		return 0;
-	if (oldstate == BPF_TCP_CLOSE && newstate == BPF_TCP_SYN_SENT) {
-		on_connect_start(sk);
-		return 0;
-	}
-	/* Most changes stay within a bucket (SYN_RECV -> ESTABLISHED, FIN_WAIT1 -> FIN_WAIT2,
-	 * CLOSE_WAIT -> LAST_ACK): no count changes, for any socket. */
-	if (oldstate != BPF_TCP_CLOSE && newstate != BPF_TCP_CLOSE &&
-	    bucket_of_state(oldstate) == bucket_of_state(newstate))
-		return 0;
-	/* Leaving CLOSE otherwise (listen(), an accepted child) is never a slot's socket. */
-	if (oldstate != BPF_TCP_CLOSE && (slot = slot_of(sk))) {
-		on_slot_transition(slot, sk, oldstate, newstate);
-		return 0;
-	}
-	st = state_of(sk, newstate == BPF_TCP_LISTEN);
 	if (no_port_found(sk, oldstate, newstate)) {
 		if (st && st->role == CP_ROLE_CONNECT) {
 			struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, &st->dest);
@@ -241,6 +228,39 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 		check_tw_reuse(&st->dest, st->sport);
 	}
 	account_transition(st, oldstate, newstate, bindport_locked(sk), sk->sk_err);
+	return 0;
+}
+
+/*
+ * Every TCP state change on the machine passes here, so the common case must be cheap: most
+ * return after a compare of the states, or after one load (no cookie: no slot) and one
+ * sk_storage lookup. tp_btf arguments are typed: plain loads, no probe-read helper calls.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	struct cp_sock_slot *slot;
+	struct cp_sock_state *st;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	if (oldstate == BPF_TCP_CLOSE && newstate == BPF_TCP_SYN_SENT) {
+		on_connect_start(sk);
+		return 0;
+	}
+	/* Most changes stay within a bucket (SYN_RECV -> ESTABLISHED, FIN_WAIT1 -> FIN_WAIT2,
+	 * CLOSE_WAIT -> LAST_ACK): no count changes, for any socket. */
+	if (oldstate != BPF_TCP_CLOSE && newstate != BPF_TCP_CLOSE &&
+	    bucket_of_state(oldstate) == bucket_of_state(newstate))
+		return 0;
+	/* Leaving CLOSE otherwise (listen(), an accepted child) is never a slot's socket. */
+	if (oldstate != BPF_TCP_CLOSE && (slot = slot_of(sk))) {
+		on_slot_transition(slot, sk, oldstate, newstate);
+		return 0;
+	}
+	st = state_of(sk, newstate == BPF_TCP_LISTEN);
+	if (st || no_port_found(sk, oldstate, newstate))
+		on_stored_transition(st, sk, oldstate, newstate);
 	return 0;
 }
 
