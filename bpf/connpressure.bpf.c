@@ -20,6 +20,13 @@ static __always_inline struct cp_sock_state *state_of(const void *sk, bool creat
 				  create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
 }
 
+/* The same without creating it, and without a helper call for a socket that has no
+ * sk_storage at all (most: accepted children, connect()s with a slot). */
+static __always_inline struct cp_sock_state *stored_state_of(const struct sock *sk)
+{
+	return sk->sk_bpf_storage ? state_of(sk, false) : NULL;
+}
+
 static __always_inline __u32 current_pid(void)
 {
 	return bpf_get_current_pid_tgid() >> 32;
@@ -258,7 +265,7 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 		on_slot_transition(slot, sk, oldstate, newstate);
 		return 0;
 	}
-	st = state_of(sk, newstate == BPF_TCP_LISTEN);
+	st = newstate == BPF_TCP_LISTEN ? state_of(sk, true) : stored_state_of(sk);
 	if (st || no_port_found(sk, oldstate, newstate))
 		on_stored_transition(st, sk, oldstate, newstate);
 	return 0;
@@ -268,7 +275,7 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(handle_tcp_destroy_sock, struct sock *sk)
 {
-	struct cp_sock_state *st = state_of(sk, false);
+	struct cp_sock_state *st = stored_state_of(sk);
 	struct cp_sock_slot *slot;
 
 	if (st && st->role != CP_ROLE_NONE)

@@ -140,7 +140,7 @@ struct cp_fail_val {
 
 /*
  * A connect()-side socket followed without sk_storage (creating and freeing that record
- * cost ~1 µs per connection): a slot in the sock_slots array, at a hash of the socket's
+ * cost ~1 µs per connection): a slot in the sock_slots array, at the low bits of the socket's
  * cookie, holds what the socket itself does not say. Its destination, port and state are
  * read from the socket at each state change.
  */
