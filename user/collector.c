@@ -94,7 +94,7 @@ struct collector {
 	struct totals prev_connects;	/* cp_dest_key -> connects */
 	struct totals prev_fails;	/* cp_fail_key -> count */
 	__u64 events;
-	struct pruner prune_dests, prune_holders, prune_binds;
+	struct pruner prune_dests, prune_holders, prune_binds, prune_fails;
 	__u64 last_prune_ns;
 };
 
@@ -113,6 +113,13 @@ static bool holder_empty(const void *val)
 static bool bind_empty(const void *val)
 {
 	return ((const struct cp_bind_val *)val)->sockets <= 0;
+}
+
+/* A failure row holds nothing: the pruner's "unchanged for a round" is all it takes. */
+static bool fail_idle(const void *val)
+{
+	(void)val;
+	return true;
 }
 
 static __u64 mono_ns(void)
@@ -144,6 +151,8 @@ struct collector *collector__new(const struct collector_opts *opts)
 		     sizeof(struct cp_holder_key), sizeof(struct cp_holder_val), holder_empty);
 	pruner__init(&c->prune_binds, bpf_map__fd(opts->loader->skel->maps.bind_ports),
 		     sizeof(struct cp_bind_key), sizeof(struct cp_bind_val), bind_empty);
+	pruner__init(&c->prune_fails, bpf_map__fd(opts->loader->skel->maps.failures),
+		     sizeof(struct cp_fail_key), sizeof(struct cp_fail_val), fail_idle);
 	c->prev_connects.key_size = sizeof(struct cp_dest_key);
 	c->prev_fails.key_size = sizeof(struct cp_fail_key);
 	c->twc.tw_in.key_size = c->twc.tw_out.key_size = sizeof(struct cp_dest_key);
@@ -173,6 +182,7 @@ void collector__free(struct collector *c)
 	pruner__free(&c->prune_dests);
 	pruner__free(&c->prune_holders);
 	pruner__free(&c->prune_binds);
+	pruner__free(&c->prune_fails);
 	for (size_t i = 0; i < c->n_ns; i++)
 		local_list__free(&c->ns[i].truth_binds);
 	free(c->ns);
@@ -1121,6 +1131,10 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 			c->twc.valid = false;	/* its hand-off counts are gone: read again */
 		pruner__round(&c->prune_holders, &pd.holders);
 		pruner__round(&c->prune_binds, &pd.binds);
+		/* Failure totals are history worth keeping; only a map half full gives up the
+		 * rows idle since the last round, so that new failures still find room. */
+		if (pd.fails.n * 2 >= cfg->max_failures)
+			pruner__round(&c->prune_fails, &pd.fails);
 		c->last_prune_ns = now;
 	}
 	totals_set(&c->prev_connects, &pd.dests, offsetof(struct cp_dest_stats, connects));

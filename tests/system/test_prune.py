@@ -5,7 +5,7 @@
 import time
 
 from lib.check import assert_eq
-from lib.tool import dest_field
+from lib.tool import dest_field, failures
 
 LO = "127.0.0.1"
 
@@ -30,3 +30,45 @@ def test_idle_destinations_make_room_for_new_ones(ctx):
                      since=m)
     doc = t.all_docs()[-1]
     assert_eq(doc["lost"]["map_full"], 0, "no insert refused: the idle entries made room")
+
+
+def test_idle_failures_make_room_when_the_map_fills(ctx):
+    """Failure rows are history and stay while there is room; once the failures map is half
+    full, rows idle for --prune-after are deleted, so a new failing process is still reported
+    (without pruning its insert is refused: lost.map_full)."""
+    ns = ctx.netns()
+    srv = ctx.workload(ns, comm="cpt-server")
+    srv.listen(5000)
+    t = ctx.tool(ns, args=("--max-failures", "2", "--prune-after", "1"))
+    assert_eq(len(srv.connect(LO, 5000, n=10)["conns"]), 10, "workload: range filled (precondition)")
+    old = [ctx.workload(ns, comm=f"cpt-fail-{i}") for i in (1, 2)]
+    for w in old:
+        assert_eq(len(w.connect(LO, 5000, n=1)["errors"]), 1, "workload: an old failure")
+    t.wait_for(lambda d: all(failures(d, ns.name, LO, 5000, w.pid) for w in old),
+               "both old failures reported (the map is full now)")
+    t.wait_for(lambda d: not any(failures(d, ns.name, LO, 5000, w.pid) for w in old),
+               "the idle rows pruned (two rounds of --prune-after 1)", timeout=6)
+    m = t.mark()
+    new = ctx.workload(ns, comm="cpt-fail-new")
+    assert_eq(len(new.connect(LO, 5000, n=1)["errors"]), 1, "workload: a new failure")
+    doc = t.wait_for(lambda d: failures(d, ns.name, LO, 5000, new.pid),
+                     "the new process's failure reported after the idle rows were pruned",
+                     since=m)
+    f = failures(doc, ns.name, LO, 5000, new.pid)[0]
+    assert_eq((f.get("comm"), f.get("total")), (new.comm, 1), "the new failure row")
+    assert_eq(doc["lost"]["map_full"], 0, "no insert refused: the idle rows made room")
+
+
+def test_failures_kept_while_the_map_has_room(ctx):
+    """Below half full, an idle failure row is history and stays (total unchanged)."""
+    ns = ctx.netns()
+    srv = ctx.workload(ns, comm="cpt-server")
+    srv.listen(5000)
+    t = ctx.tool(ns, args=("--prune-after", "1"))
+    assert_eq(len(srv.connect(LO, 5000, n=10)["conns"]), 10, "workload: range filled (precondition)")
+    w = ctx.workload(ns, comm="cpt-fail-old")
+    assert_eq(len(w.connect(LO, 5000, n=1)["errors"]), 1, "workload: one failure")
+    t.wait_for(lambda d: failures(d, ns.name, LO, 5000, w.pid), "the failure reported")
+    time.sleep(3)                                           # past two prune rounds
+    f = failures(t.all_docs()[-1], ns.name, LO, 5000, w.pid)
+    assert_eq([x.get("total") for x in f], [1], "the idle failure row is still there, total 1")
