@@ -21,7 +21,7 @@ USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%,$(UNIT_SRCS))
-TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_SRCS := $(filter-out %.bpf.c,$(wildcard tools/*.c))
 TOOL_BINS := $(patsubst tools/%.c,$(OUTPUT)/%,$(TOOL_SRCS))
 
 ifeq ($(V),1)
@@ -64,6 +64,15 @@ $(OUTPUT)/unit/%: tests/unit/%.c $(USER_OBJS) | $(OUTPUT)/unit
 $(OUTPUT)/%: tools/%.c | $(OUTPUT)
 	$(call msg,TOOL,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lpthread -o $@
+
+# The benchmark's do-nothing BPF tracer: its own BPF object and skeleton.
+$(OUTPUT)/hookfloor.bpf.o: tools/hookfloor.bpf.c $(VMLINUX) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/hookfloor: tools/hookfloor.c $(OUTPUT)/hookfloor.skel.h | $(OUTPUT)
+	$(call msg,TOOL,$@)
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(LDLIBS) -o $@
 
 # The whole suite: unit tests (no privileges) then system tests (root, real BPF, namespaces).
 test: all $(UNIT_BINS)

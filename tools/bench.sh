@@ -13,6 +13,10 @@
 #   before the traced run, given time to attach (>= 1 s and until its set of open fds is stable),
 #   and stopped after it (SIGINT, then SIGTERM, then SIGKILL). A trap removes the namespaces and
 #   processes on any exit, Ctrl-C included.
+#   After the rounds of a mode, each tracer with BPF programs gets --prog-runs more traced runs
+#   (interleaved: T1 T2 ... T1 T2 ...) with kernel.bpf_stats_enabled=1 (restored afterwards),
+#   which give the kernel time of its programs per connection, program by program. The
+#   statistics add their own clock reads to every program run, so those runs are not the ratio's.
 #   Before measuring, each tracer gets a short functional check (start, 1 s of load, stop, count its
 #   output lines); a tracer whose binary or flag is missing, or that fails to start, is skipped with
 #   a note. libbpf-tools is installed with apt-get when tcplife/tcpstates are wanted and missing, and
@@ -21,12 +25,15 @@
 #
 # USAGE (root)
 #   tools/bench.sh [--rounds N] [--seconds S] [--threads N] [--modes LIST] [--tracers LIST]
-#                  [--cp PATH] [--loadgen PATH] [--json FILE] [--noise PCT]
-#   defaults: --rounds 6 --seconds 3 --threads 2 --modes tcp-client-close,tcp-server-close,udp
-#             --tracers none,connpressure,connpressure-armed,tcplife,tcpstates
-#             --cp .output/connpressure --loadgen .output/loadgen (built with make if missing)
-#             --noise 5
-#   A full default run (5 tracers) takes about 17 minutes; `--rounds 2 --seconds 1` is a quick look.
+#                  [--cp PATH] [--loadgen PATH] [--hookfloor PATH] [--json FILE] [--noise PCT]
+#                  [--prog-runs N]
+#   defaults: --rounds 6 --prog-runs 3 --seconds 3 --threads 2 --modes tcp-client-close,tcp-server-close,udp
+#             --tracers none,hooks-only,connpressure,connpressure-armed,tcplife,tcpstates
+#             --cp .output/connpressure --loadgen .output/loadgen --hookfloor .output/hookfloor
+#             (the last two built with make if missing) --noise 5
+#   `none` is the control (no tracer at all); `hooks-only` is tools/hookfloor: connpressure's
+#   per-connection tracepoints with programs that return at once, the floor of any tool on them.
+#   A full default run (6 tracers) takes about 21 minutes; `--rounds 2 --seconds 1` is a quick look.
 #   The tracer list lives in TRACER_TABLE below: add a line there to compare another tracer.
 #
 # READING THE OUTPUT (one line per mode and tracer)
@@ -51,6 +58,18 @@
 #              links (its hooks slow the untraced runs too). The per-run log shows that "other %"
 #              (untraced before / traced / untraced after). For numbers worth quoting, run on a
 #              quiet machine: the `none` row is the noise floor.
+#
+#   The second table, program time, comes from the extra runs with BPF statistics on:
+#   prog ns/conn  kernel time in the tracer's BPF programs per connection (run_time_ns over the
+#              loadgen's operations), median (min-max) over the runs, each program run's
+#              statistics clock reads included (hooks-only, whose programs do nothing, shows
+#              what they and the entry cost);
+#   runs/conn  program runs per connection (median);
+#   % of conn  prog ns/conn over the machine's CPU time per connection in the untraced runs
+#              (busy time from /proc/stat over their operations): the share of the storm's CPU
+#              the programs take, a finer view than the ratio, without the tracepoints' own
+#              calling cost (which the hooks-only ratio shows);
+#   per program  the same, program by program (name ns/conn x runs/conn, medians).
 #   Nothing is asserted: the numbers are measured side by side and printed.
 
 set -u -o pipefail
@@ -61,10 +80,12 @@ ROUNDS=6
 DURATION=3
 THREADS=2
 MODES=tcp-client-close,tcp-server-close,udp
-TRACERS=none,connpressure,connpressure-armed,tcplife,tcpstates
+TRACERS=none,hooks-only,connpressure,connpressure-armed,tcplife,tcpstates
 CP=$ROOT/.output/connpressure
 LOADGEN=$ROOT/.output/loadgen
+HOOKFLOOR=$ROOT/.output/hookfloor
 JSON=
+PROG_RUNS=3	# runs with BPF statistics per tracer and mode
 NOISE=5		# % of the machine other processes may use during a run before it counts as noisy
 
 MIN_ATTACH=1		# seconds a tracer (and the untraced run, for symmetry) waits before the load
@@ -76,9 +97,11 @@ DRAIN=0.5		# seconds the tracer keeps running after the load, to process what is
 #                bin         the command's first word must be an executable
 #                flag:X      as bin, and `command --help` must mention X
 #   min-lines: output lines it must print in the functional check (2 = a header and an event)
-#   @CP@ is replaced by --cp, @TCPLIFE@ / @TCPSTATES@ by the libbpf-tools binaries.
+#   @CP@ is replaced by --cp, @HOOKFLOOR@ by --hookfloor, @TCPLIFE@ / @TCPSTATES@ by the
+#   libbpf-tools binaries.
 TRACER_TABLE=(
 	"none                TERM  -                    0  sleep infinity"
+	"hooks-only          INT   bin                  1  @HOOKFLOOR@"
 	"connpressure        INT   bin                  1  @CP@ -o json -i 1"
 	"connpressure-armed  INT   flag:--arm-syscalls  1  @CP@ -o json -i 1 --arm-syscalls"
 	"tcplife             INT   bin                  2  @TCPLIFE@"
@@ -94,6 +117,7 @@ LPID=		# the running load generator, if any
 TCPLIFE=
 TCPSTATES=
 CLK_TCK=$(getconf CLK_TCK)
+STATS_WAS=	# kernel.bpf_stats_enabled before we turned it on, to restore
 
 declare -A T_SIG T_REQ T_MIN T_CMD SKIP	# per tracer: the table's columns, and why it is skipped
 
@@ -132,6 +156,7 @@ cleanup() {
 	trap - EXIT INT TERM HUP
 	[ -n "$LPID" ] && { kill -KILL "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null; }
 	[ -n "$TPID" ] && stop_pid "$TPID" "$TSIG"
+	[ -n "$STATS_WAS" ] && sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
 		case $ns in "$NS_PREFIX"*) ip netns del "$ns" 2>/dev/null ;; esac
 	done
@@ -153,8 +178,10 @@ parse_args() {
 		--tracers) TRACERS=${2:?}; shift ;;
 		--cp)      CP=$(realpath -m "${2:?}"); shift ;;
 		--loadgen) LOADGEN=$(realpath -m "${2:?}"); shift ;;
+		--hookfloor) HOOKFLOOR=$(realpath -m "${2:?}"); shift ;;
 		--json)    JSON=$(realpath -m "${2:?}"); shift ;;
 		--noise)   NOISE=${2:?}; shift ;;
+		--prog-runs) PROG_RUNS=${2:?}; shift ;;
 		-h|--help) usage; exit 0 ;;
 		*) usage >&2; die "unknown argument '$1'" ;;
 		esac
@@ -164,6 +191,7 @@ parse_args() {
 	[[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "--threads wants a positive integer"
 	[[ $DURATION =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--seconds wants a number"
 	[[ $NOISE =~ ^[0-9]+$ ]] || die "--noise wants an integer percentage"
+	[[ $PROG_RUNS =~ ^[0-9]+$ ]] || die "--prog-runs wants a non-negative integer"
 	local m
 	for m in ${MODES//,/ }; do
 		case $m in tcp-client-close|tcp-server-close|udp) ;; *) die "unknown mode '$m'" ;; esac
@@ -221,6 +249,7 @@ load_tracer_table() {
 		for w in "${words[@]:4}"; do
 			case $w in
 			@CP@)        w=$CP ;;
+			@HOOKFLOOR@) w=$HOOKFLOOR ;;
 			@TCPLIFE@)   w=${TCPLIFE:-tcplife} ;;
 			@TCPSTATES@) w=${TCPSTATES:-tcpstates} ;;
 			esac
@@ -381,6 +410,10 @@ measure() {
 			o = (b - (y[1] + y[2] - x[1] - x[2])) / hz - lg
 			printf "%.0f", o < 0 ? 0 : 100 * o / (n * secs) }')
 		[ "$OTHER" -le "$NOISE" ] && [ -z "$FOREIGN" ] || QUIET=0
+		if [ -z "$tracer" ]; then	# the machine's CPU per connection, untraced
+			U_BUSY[$mode]=$(( ${U_BUSY[$mode]:-0} + b1 - b0 ))
+			U_OPS[$mode]=$(( ${U_OPS[$mode]:-0} + OPS ))
+		fi
 	fi
 	if [ -n "$tracer" ]; then
 		sleep "$DRAIN"
@@ -398,6 +431,65 @@ measure() {
 	fi
 	ip netns del "$NS"
 	return $rc
+}
+
+# prog_ids PID: ids of the BPF programs PID holds (as program fds or through links).
+prog_ids() {
+	cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -un | tr '\n' ' '
+}
+
+# prog_stats "IDS": "id name run_time_ns run_cnt" for each of those programs.
+prog_stats() {
+	bpftool -j prog show 2>/dev/null | python3 -c '
+import json, sys
+ids = set(int(i) for i in sys.argv[1].split())
+for p in json.load(sys.stdin):
+    if p.get("id") in ids:
+        print(p["id"], p.get("name", "?"), p.get("run_time_ns", 0), p.get("run_cnt", 0))' "$1"
+}
+
+# measure_prog_time MODE TRACER: one traced run with BPF statistics on; sets PT_NS PT_RUNS (per
+# connection) and PT_DETAIL ("name ns runs" per program, ';'-separated), or returns 1 (FAIL).
+measure_prog_time() {
+	local mode=$1 tracer=$2 ids s0 s1 rc=0
+
+	PT_NS='' PT_RUNS='' PT_DETAIL='' FAIL=''
+	make_netns
+	NETNS_CMD=(ip netns exec "$NS")
+	if ! start_tracer "$tracer" /dev/null; then
+		FAIL="failed to start: $(tail -1 "$TMP/$tracer.err")"
+		ip netns del "$NS"
+		return 1
+	fi
+	ids=$(prog_ids "$TPID")
+	if [ -n "$ids" ]; then
+		sysctl -qw kernel.bpf_stats_enabled=1
+		s0=$(prog_stats "$ids")
+		run_load "$mode" "$DURATION" || { rc=1; FAIL="loadgen failed"; }
+		s1=$(prog_stats "$ids")
+		sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+	else
+		rc=1 FAIL="holds no BPF programs"
+	fi
+	stop_pid "$TPID" "${T_SIG[$tracer]}"
+	TPID=
+	ip netns del "$NS"
+	[ $rc = 0 ] || return 1
+	read -r PT_NS PT_RUNS PT_DETAIL < <(python3 -c '
+import sys
+ops = int(sys.argv[3])
+before = {l.split()[0]: l.split() for l in sys.argv[1].splitlines()}
+ns = runs = 0
+parts = []
+for l in sys.argv[2].splitlines():
+    i, name, t, c = l.split()
+    b = before.get(i, [i, name, "0", "0"])
+    dt, dc = int(t) - int(b[2]), int(c) - int(b[3])
+    ns += dt
+    runs += dc
+    if dc:
+        parts.append("%s %.0f %.2f" % (name, dt / ops, dc / ops))
+print("%.0f %.2f %s" % (ns / ops, runs / ops, ";".join(parts) or "-"))' "$s0" "$s1" "$OPS")
 }
 
 # check_tracer NAME: does the tracer start, survive 1 s of load, and print its min-lines?
@@ -441,6 +533,32 @@ preflight() {
 
 declare -A RATIOS TRATES URATES QRATIOS QTRATES QURATES SUM_UT SUM_ST SUM_OPS MAX_HWM SUM_LOST \
 	SUM_ERRS FAILS
+declare -A U_BUSY U_OPS		# per mode: busy ticks and operations of the untraced runs
+declare -A PT_SETS	# per tracer|mode: one line "ns runs detail" per program-time run
+declare -A PT_NS_OF PT_MIN_OF PT_MAX_OF PT_RUNS_OF PT_DETAIL_OF	# and their medians
+
+# summarize_prog_time KEY: PT_*_OF[KEY] from PT_SETS[KEY]: medians of the total, the runs and
+# each program's time and runs, and the total's min and max.
+summarize_prog_time() {
+	local k=$1
+
+	read -r PT_NS_OF[$k] PT_MIN_OF[$k] PT_MAX_OF[$k] PT_RUNS_OF[$k] PT_DETAIL_OF[$k] < <(
+		printf '%s' "${PT_SETS[$k]}" | python3 -c '
+import statistics, sys
+tot, runs, progs = [], [], {}
+for line in sys.stdin.read().splitlines():
+    f = line.split(" ", 2)
+    tot.append(float(f[0]))
+    runs.append(float(f[1]))
+    for part in f[2].split(";") if len(f) > 2 and f[2] != "-" else []:
+        name, ns, r = part.split()
+        progs.setdefault(name, ([], []))
+        progs[name][0].append(float(ns))
+        progs[name][1].append(float(r))
+med = statistics.median
+detail = ";".join("%s %.0f %.2f" % (n, med(v[0]), med(v[1])) for n, v in progs.items())
+print("%.0f %.0f %.0f %.2f %s" % (med(tot), min(tot), max(tot), med(runs), detail or "-"))')
+}
 declare -A FOREIGN_SEEN=() FOREIGN_PIDS=()	# command name -> processes seen; comm:pid -> 1
 
 # stats "v1 v2 ...": "median min max"
@@ -473,6 +591,47 @@ record() {
 	SUM_LOST[$k]=$(( ${SUM_LOST[$k]:-0} + LOST ))
 	SUM_ERRS[$k]=$(( ${SUM_ERRS[$k]:-0} + ERRS ))
 	[ "$HWM" -gt "${MAX_HWM[$k]:-0}" ] && MAX_HWM[$k]=$HWM
+}
+
+# conn_cpu_ns MODE: the machine's CPU time per connection in the untraced runs, in ns.
+conn_cpu_ns() {
+	awk -v b="${U_BUSY[$1]:-0}" -v o="${U_OPS[$1]:-0}" -v hz="$CLK_TCK" \
+		'BEGIN { printf "%.0f", o ? b / hz * 1e9 / o : 0 }'
+}
+
+# prog_json TRACER MODE: the program-time fields of a JSON object (empty without that run).
+prog_json() {
+	local k="$1|$2"
+
+	[ -n "${PT_NS_OF[$k]:-}" ] || return 0
+	printf ', "untraced_cpu_ns_per_conn": %s, "prog_samples": %d, "prog_ns_per_conn": %s, "prog_ns_min": %s, "prog_ns_max": %s, "prog_runs_per_conn": %s, "programs": [%s]' \
+		"$(conn_cpu_ns "$2")" "$(printf '%s' "${PT_SETS[$k]}" | grep -c .)" "${PT_NS_OF[$k]}" \
+		"${PT_MIN_OF[$k]}" "${PT_MAX_OF[$k]}" "${PT_RUNS_OF[$k]}" \
+		"$(echo "${PT_DETAIL_OF[$k]}" | tr ';' '\n' | awk 'NF == 3 {
+			printf "%s{\"name\": \"%s\", \"ns_per_conn\": %s, \"runs_per_conn\": %s}", (NR > 1 ? ", " : ""), $1, $2, $3 }')"
+}
+
+# The program-time table (see READING THE OUTPUT).
+report_prog_time() {
+	local mode t k cpu any=0
+
+	for k in "${!PT_NS_OF[@]}"; do any=1; done
+	[ $any = 1 ] || return 0
+	printf '\nprogram time: %s more runs per tracer with kernel.bpf_stats_enabled=1\n' "$PROG_RUNS"
+	printf '%-17s %-19s %18s %9s %9s  %s\n' mode tracer "prog ns/conn" runs/conn "% of conn" \
+		"per program: ns/conn x runs/conn"
+	for mode in ${MODES//,/ }; do
+		cpu=$(conn_cpu_ns "$mode")
+		for t in ${RUN_TRACERS[@]+"${RUN_TRACERS[@]}"}; do
+			k="$t|$mode"
+			[ -n "${PT_NS_OF[$k]:-}" ] || continue
+			printf '%-17s %-19s %18s %9s %9s  %s\n' "$mode" "$t" \
+				"${PT_NS_OF[$k]} (${PT_MIN_OF[$k]}-${PT_MAX_OF[$k]})" "${PT_RUNS_OF[$k]}" \
+				"$(awk -v p="${PT_NS_OF[$k]}" -v c="$cpu" 'BEGIN { if (c) printf "%.2f%%", 100 * p / c; else print "-" }')" \
+				"$(echo "${PT_DETAIL_OF[$k]}" | tr ';' '\n' | awk 'NF == 3 { printf "%s%s %s x %s", (NR > 1 ? ", " : ""), $1, $2, $3 }')"
+		done
+		printf '%-17s %-19s untraced, the whole machine: %s ns of CPU per connection\n' "$mode" "-" "$cpu"
+	done
 }
 
 report() {
@@ -511,11 +670,13 @@ report() {
 			if [ -n "$JSON" ]; then
 				[ $first = 1 ] || echo ',' >>"$JSON"
 				first=0
-				printf '  {"mode": "%s", "tracer": "%s", "samples": %d, "quiet_samples": %d, "ratio_median": %s, "ratio_min": %s, "ratio_max": %s, "ratios_used": [%s], "ratios_all": [%s], "traced_rate_median": %s, "untraced_rate_median": %s, "user_ms_per_1k": %s, "sys_ms_per_1k": %s, "cpu_pct_core": %s, "peak_rss_kb": %d, "lost_events": %d, "loadgen_errors": %d}' \
+				printf '  {"mode": "%s", "tracer": "%s", "samples": %d, "quiet_samples": %d, "ratio_median": %s, "ratio_min": %s, "ratio_max": %s, "ratios_used": [%s], "ratios_all": [%s], "traced_rate_median": %s, "untraced_rate_median": %s, "user_ms_per_1k": %s, "sys_ms_per_1k": %s, "cpu_pct_core": %s, "peak_rss_kb": %d, "lost_events": %d, "loadgen_errors": %d' \
 					"$mode" "$t" "$n" "$q" "$r" "$rmin" "$rmax" "$(echo $ratios | tr ' ' ',')" \
 					"$(echo ${RATIOS[$k]} | tr ' ' ',')" \
 					"$tr" "$ur" "$usr" "$sys" "$pct" "${MAX_HWM[$k]}" "${SUM_LOST[$k]}" \
 					"${SUM_ERRS[$k]}" >>"$JSON"
+				prog_json "$t" "$mode" >>"$JSON"
+				printf '}' >>"$JSON"
 			fi
 		done
 	done
@@ -527,6 +688,7 @@ report() {
 			printf '  {"tracer": "%s", "skipped": "%s"}' "$t" "$(echo "${SKIP[$t]}" | sed 's/["\\]/\\&/g')" >>"$JSON"
 		fi
 	done
+	report_prog_time
 	if [ -n "$JSON" ]; then
 		printf '\n]\n' >>"$JSON"
 		echo "wrote $JSON"
@@ -564,6 +726,13 @@ main() {
 		make -C "$ROOT" -s .output/loadgen >&2 && LOADGEN=$ROOT/.output/loadgen ||
 			die "no load generator at $LOADGEN and make .output/loadgen failed"
 	fi
+	if [ ! -x "$HOOKFLOOR" ] && [[ ,$TRACERS, == *,hooks-only,* ]]; then
+		make -C "$ROOT" -s .output/hookfloor >&2 && HOOKFLOOR=$ROOT/.output/hookfloor ||
+			note "make .output/hookfloor failed: hooks-only will be skipped"
+	fi
+	STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+	[ "$STATS_WAS" = 0 ] ||
+		note "kernel.bpf_stats_enabled is on: every BPF program run pays for statistics (ratios too)"
 	resolve_libbpf_tools
 	# Pin the build: connpressure may be rebuilt while this runs; every round uses this copy.
 	if [ -x "$CP" ]; then
@@ -628,6 +797,21 @@ main() {
 				fi
 				u_prev=$u_next u_prev_quiet=$QUIET u_prev_other=$OTHER
 			done
+		done
+		for round in $(seq "$PROG_RUNS"); do
+			for t in "${RUN_TRACERS[@]}"; do
+				[ "$t" = none ] && continue
+				if measure_prog_time "$mode" "$t"; then
+					PT_SETS["$t|$mode"]+="$PT_NS $PT_RUNS $PT_DETAIL"$'\n'
+					printf '  program time %d %-19s %6s ns/conn, %s runs/conn\n' "$round" "$t" \
+						"$PT_NS" "$PT_RUNS"
+				else
+					printf '  program time %d %-19s -: %s\n' "$round" "$t" "$FAIL"
+				fi
+			done
+		done
+		for t in "${RUN_TRACERS[@]}"; do
+			[ -n "${PT_SETS["$t|$mode"]:-}" ] && summarize_prog_time "$t|$mode"
 		done
 	done
 	report
