@@ -20,7 +20,8 @@ static const char usage[] =
 "Show how close each network namespace is to running out of ephemeral ports,\n"
 "per TCP destination, and which processes failed to get one.\n"
 "\n"
-"  -o, --output FORMAT     table (default) or json (one document per line)\n"
+"  -o, --output FORMAT     table (default), json (one document per line) or csv (a row per\n"
+"                          destination and interval, after a header line)\n"
 "      --once              print one snapshot and exit\n"
 "  -i, --interval SECONDS  time between snapshots (default 1; fractions allowed)\n"
 "  -n, --netns SPEC        all (default), a path (/proc/PID/ns/net, /run/netns/X),\n"
@@ -147,8 +148,10 @@ int cli__parse(int argc, char **argv, struct cp_config *cfg)
 				cfg->output = CP_OUT_TABLE;
 			} else if (!strcmp(optarg, "json")) {
 				cfg->output = CP_OUT_JSON;
+			} else if (!strcmp(optarg, "csv")) {
+				cfg->output = CP_OUT_CSV;
 			} else {
-				log_err("--output: unknown format '%s' (use table or json)", optarg);
+				log_err("--output: unknown format '%s' (use table, json or csv)", optarg);
 				err = -EINVAL;
 			}
 			break;

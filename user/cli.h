@@ -7,7 +7,7 @@
 #include <linux/types.h>
 #include "filter.h"
 
-enum cp_output { CP_OUT_TABLE, CP_OUT_JSON };
+enum cp_output { CP_OUT_TABLE, CP_OUT_JSON, CP_OUT_CSV };
 
 struct cp_config {
 	bool once;

@@ -5,7 +5,14 @@
 
 const struct renderer_ops *render__for(enum cp_output output)
 {
-	return output == CP_OUT_JSON ? &render_json : &render_table;
+	switch (output) {
+	case CP_OUT_JSON:
+		return &render_json;
+	case CP_OUT_CSV:
+		return &render_csv;
+	default:
+		return &render_table;
+	}
 }
 
 const char *render_errno_name(int err)

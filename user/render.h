@@ -14,12 +14,13 @@ struct render_opts {
 };
 
 struct renderer_ops {
-	const char *name;				/* "table", "json" */
+	const char *name;				/* "table", "json", "csv" */
 	int (*snapshot)(FILE *out, const struct cp_snapshot *s, const struct render_opts *o);
 };
 
 extern const struct renderer_ops render_json;
 extern const struct renderer_ops render_table;
+extern const struct renderer_ops render_csv;
 
 const struct renderer_ops *render__for(enum cp_output output);
 /* "EADDRNOTAVAIL" for 99 and so on: the names JSON consumers match on. */
