@@ -124,7 +124,9 @@ static __always_inline void stats_add(struct cp_dest_stats *s, __u8 bucket, __s6
 		__sync_fetch_and_add(&s->other, delta);
 }
 
-/* One more port of dest held by pid; false when holder_ports had no room (counted). */
+/* One more port of dest held by pid; false when holder_ports had no room (counted). A new
+ * holder is named comm, or the current task's when comm is NULL (process context): the
+ * helper call is made only then, not for every connect() of a holder already known. */
 static __always_inline bool holder_inc(const struct cp_dest_key *dest, __u32 pid,
 				       const char *comm)
 {
@@ -133,10 +135,16 @@ static __always_inline bool holder_inc(const struct cp_dest_key *dest, __u32 pid
 
 	key.dest = *dest;
 	key.pid = pid;
-	__builtin_memcpy(zero.comm, comm, sizeof(zero.comm));
-	v = lookup_or_init(&holder_ports, &key, &zero);
-	if (!v)
-		return false;
+	v = bpf_map_lookup_elem(&holder_ports, &key);
+	if (!v) {
+		if (comm)
+			__builtin_memcpy(zero.comm, comm, sizeof(zero.comm));
+		else
+			bpf_get_current_comm(zero.comm, sizeof(zero.comm));
+		v = lookup_or_init(&holder_ports, &key, &zero);
+		if (!v)
+			return false;
+	}
 	__sync_fetch_and_add(&v->ports, 1);
 	return true;
 }
@@ -362,11 +370,13 @@ static __always_inline struct cp_sock_slot *slot_of(const struct sock *sk)
  * socket that still has its slot keeps it. */
 static __always_inline struct cp_sock_slot *slot_claim(const struct sock *sk)
 {
-	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	/* Only a socket that had a cookie before can have a slot already. */
 	struct cp_sock_slot *slot = slot_of(sk);
+	__u64 cookie;
 
 	if (slot)
 		return slot;
+	cookie = bpf_get_socket_cookie((void *)sk);
 	for (__u32 way = 0; way < CP_SLOT_WAYS; way++) {
 		slot = slot_at(cookie, way);
 		if (slot && !slot->cookie &&
@@ -387,7 +397,6 @@ static __always_inline void slot_connect_start(struct cp_sock_slot *slot, const 
 {
 	struct cp_dest_stats zero = {}, *s;
 	struct cp_dest_key dest;
-	char comm[CP_COMM_LEN];
 	__u8 flags = 0;
 
 	dest_key_from_sk(&dest, sk);
@@ -400,8 +409,7 @@ static __always_inline void slot_connect_start(struct cp_sock_slot *slot, const 
 	stats_add(s, CP_BUCKET_SYN_SENT, 1);
 	if (count_own_range(s, sk))
 		flags |= CP_SLOT_RANGED;
-	bpf_get_current_comm(comm, sizeof(comm));
-	if (holder_inc(&dest, pid, comm))
+	if (holder_inc(&dest, pid, NULL))
 		flags |= CP_SLOT_HOLDER;
 	slot->pid = pid;
 	slot->bucket = CP_BUCKET_SYN_SENT;
