@@ -33,7 +33,7 @@
 #             (the last two built with make if missing) --noise 5
 #   `none` is the control (no tracer at all); `hooks-only` is tools/hookfloor: connpressure's
 #   per-connection tracepoints with programs that return at once, the floor of any tool on them.
-#   A full default run (6 tracers) takes about 21 minutes; `--rounds 2 --seconds 1` is a quick look.
+#   A full default run (6 tracers) takes about 22 minutes; `--rounds 2 --seconds 1` is a quick look.
 #   The tracer list lives in TRACER_TABLE below: add a line there to compare another tracer.
 #
 # READING THE OUTPUT (one line per mode and tracer)
