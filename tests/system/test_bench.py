@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+# tools/bench.sh end to end, shortened: it runs, prints both tables, and cleans up. Nothing here
+# judges the numbers (the benchmark prints ratios; tests never time things).
+import glob
+import json
+import os
+import subprocess
+
+from lib.check import assert_eq, assert_true, timeout
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STATS = "/proc/sys/kernel/bpf_stats_enabled"
+
+
+def netns_names():
+    return set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+               .stdout.split())
+
+
+@timeout(180)
+def test_bench_short_run_prints_both_tables_and_cleans_up(ctx):
+    """One round of the TCP server-close storm with the control and the hooks-only floor: exit 0,
+    a ratio row per tracer, a program-time row for hooks-only with 12 program runs per
+    connection, the JSON file, no namespace left and kernel.bpf_stats_enabled as it was."""
+    tools = os.path.dirname(ctx.binary)
+    before_ns, before_tmp = netns_names(), set(glob.glob("/tmp/cpbench.*"))
+    with open(STATS) as f:
+        stats_was = f.read().strip()
+    out_json = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"cpt-bench-{os.getpid()}.json")
+    ctx.defer(lambda: os.path.exists(out_json) and os.unlink(out_json))
+    p = subprocess.run([os.path.join(ROOT, "tools", "bench.sh"), "--rounds", "1", "--seconds", "1",
+                        "--prog-runs", "1", "--modes", "tcp-server-close",
+                        "--tracers", "none,hooks-only", "--cp", ctx.binary,
+                        "--loadgen", os.path.join(tools, "loadgen"),
+                        "--hookfloor", os.path.join(tools, "hookfloor"), "--json", out_json],
+                       capture_output=True, text=True, timeout=170)
+    assert_eq(p.returncode, 0, f"bench.sh exit code (stderr: {p.stderr[-400:]})")
+    rows = [l.split() for l in p.stdout.splitlines() if l.startswith("tcp-server-close")]
+    tracers = [r[1] for r in rows]
+    assert_true("none" in tracers and "hooks-only" in tracers,
+                "a ratio row for none and hooks-only", p.stdout[-1500:])
+    prog = [r for r in rows if r[1] == "hooks-only" and "floor_inet_sock_set_state" in " ".join(r)]
+    assert_eq(len(prog), 1, "one program-time row for hooks-only, naming its programs")
+    doc = {d["tracer"]: d for d in json.load(open(out_json))}
+    assert_eq(doc["hooks-only"].get("prog_runs_per_conn"), 12.0,
+              "program runs per server-close connection: 10 state changes, 2 destructions")
+    assert_eq(netns_names() - before_ns, set(), "namespaces left by bench.sh")
+    assert_eq(set(glob.glob("/tmp/cpbench.*")) - before_tmp, set(),
+              "bench.sh temporary directories left")
+    with open(STATS) as f:
+        assert_eq(f.read().strip(), stats_was, "kernel.bpf_stats_enabled restored")
