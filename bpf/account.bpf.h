@@ -60,6 +60,30 @@ static __always_inline void *lookup_or_init(void *map, const void *key, const vo
 	return bpf_map_lookup_elem(map, key);
 }
 
+/* Stripes in a dest_stats value - 1 (a power of two - 1), set by user space before loading. */
+const volatile __u32 dest_stripe_mask = CP_DEST_STRIPES - 1;
+
+/* A new destination's value: zero (a global: the value is too big for the stack). */
+static const struct cp_dest_entry dest_zero;
+
+/* This CPU's stripe of an entry (see struct cp_dest_entry). */
+static __always_inline struct cp_dest_stats *dest_stripe(struct cp_dest_entry *e)
+{
+	return e ? &e->stripe[bpf_get_smp_processor_id() & dest_stripe_mask].s : NULL;
+}
+
+/* The counters of a destination to change from this CPU, or NULL. */
+static __always_inline struct cp_dest_stats *dest_lookup(const struct cp_dest_key *dest)
+{
+	return dest_stripe(bpf_map_lookup_elem(&dest_stats, dest));
+}
+
+/* The same, making the entry when it is new (NULL when the map is full: counted). */
+static __always_inline struct cp_dest_stats *dest_lookup_or_init(const struct cp_dest_key *dest)
+{
+	return dest_stripe(lookup_or_init(&dest_stats, dest, &dest_zero));
+}
+
 static __always_inline void addr_v4mapped(__u8 *dst, __u32 addr_be)
 {
 	__builtin_memset(dst, 0, 10);
@@ -224,7 +248,7 @@ static __always_inline bool tw_handoff(const struct cp_dest_key *dest, __u16 spo
 static __always_inline void release_connect(const struct cp_dest_key *dest, __u16 sport,
 					    __u8 bucket, __u32 pid, __u8 flags, bool handoff)
 {
-	struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, dest);
+	struct cp_dest_stats *s = dest_lookup(dest);
 	char comm[CP_COMM_LEN] = {};
 
 	if (s) {	/* one lookup for every change below */
@@ -288,7 +312,7 @@ static __always_inline void account_transition(struct cp_sock_state *st, int old
 	bucket = bucket_of_state(newstate);
 	if (bucket == st->bucket)
 		return;
-	s = bpf_map_lookup_elem(&dest_stats, &st->dest);	/* one lookup for both moves */
+	s = dest_lookup(&st->dest);	/* one lookup for both moves */
 	if (s) {
 		stats_add(s, st->bucket, -1);
 		stats_add(s, bucket, 1);
@@ -314,13 +338,13 @@ static __always_inline bool count_own_range(struct cp_dest_stats *s, const struc
 static __always_inline void adopt_connect(struct cp_sock_state *st, const struct sock *sk,
 					  int state, __u32 pid, bool new_port)
 {
-	struct cp_dest_stats zero = {}, *s;
+	struct cp_dest_stats *s;
 
 	dest_key_from_sk(&st->dest, sk);
 	st->sport = sk->__sk_common.skc_num;
 	st->pid = pid;
 	st->role = CP_ROLE_CONNECT;
-	s = lookup_or_init(&dest_stats, &st->dest, &zero);
+	s = dest_lookup_or_init(&st->dest);
 	if (!s)
 		return;		/* counted as map_full; the socket stays uncounted */
 	if (new_port)
@@ -395,12 +419,12 @@ static __always_inline void slot_free(struct cp_sock_slot *slot)
 static __always_inline void slot_connect_start(struct cp_sock_slot *slot, const struct sock *sk,
 					       __u32 pid)
 {
-	struct cp_dest_stats zero = {}, *s;
+	struct cp_dest_stats *s;
 	struct cp_dest_key dest;
 	__u8 flags = 0;
 
 	dest_key_from_sk(&dest, sk);
-	s = lookup_or_init(&dest_stats, &dest, &zero);
+	s = dest_lookup_or_init(&dest);
 	if (!s) {	/* counted as map_full; the socket stays uncounted */
 		slot_free(slot);
 		return;

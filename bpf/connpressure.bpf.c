@@ -99,7 +99,7 @@ static __always_inline void check_tw_reuse(const struct cp_dest_key *dest, __u16
 	if (bpf_map_delete_elem(&tw_socks, &twk))
 		return;		/* user space expired or corrected it meanwhile */
 	counter_inc(CP_CNT_TW_REUSED);
-	if (live && (s = bpf_map_lookup_elem(&dest_stats, dest)))
+	if (live && (s = dest_lookup(dest)))
 		__sync_fetch_and_add(&s->tw_out, 1);
 }
 
@@ -122,7 +122,7 @@ static __always_inline void on_slot_transition(struct cp_sock_slot *slot, const 
 
 	if (no_port_found(sk, oldstate, newstate)) {
 		dest_key_from_sk(&dest, sk);
-		s = bpf_map_lookup_elem(&dest_stats, &dest);
+		s = dest_lookup(&dest);
 		if (s)
 			__sync_fetch_and_add(&s->connects, -1);	/* no port was taken */
 		slot_release(slot, sk, false);
@@ -140,7 +140,7 @@ static __always_inline void on_slot_transition(struct cp_sock_slot *slot, const 
 	}
 	if (to == slot->bucket)
 		return;
-	s = bpf_map_lookup_elem(&dest_stats, &dest);	/* one lookup for both moves */
+	s = dest_lookup(&dest);	/* one lookup for both moves */
 	if (s) {
 		stats_add(s, slot->bucket, -1);
 		stats_add(s, to, 1);
@@ -204,7 +204,7 @@ static __noinline int on_stored_transition(struct cp_sock_state *st, const struc
 {
 	if (no_port_found(sk, oldstate, newstate)) {
 		if (st && st->role == CP_ROLE_CONNECT) {
-			struct cp_dest_stats *s = bpf_map_lookup_elem(&dest_stats, &st->dest);
+			struct cp_dest_stats *s = dest_lookup(&st->dest);
 
 			if (s && st->bucket != CP_BUCKET_NONE)
 				__sync_fetch_and_add(&s->connects, -1);	/* no port was taken */

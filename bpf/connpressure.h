@@ -76,6 +76,29 @@ struct cp_dest_stats {
 	__u64 tw_out;
 };
 
+/*
+ * How dest_stats stores them: one copy (a stripe) per group of CPUs, summed by user space. A
+ * storm to one destination changes its counters from every CPU (connect() on one, the peer's
+ * FIN on another); with one copy, each change pulled the cache line over from the other core.
+ * A stripe is written by its own CPUs only, and spaced so that no two stripes' counters, nor
+ * the key before them, can share a 64-byte line wherever the kernel places the entry. Measured
+ * in a server-close storm: the runs where client and server ran on different cores cost
+ * 1,900-1,940 ns of programs per connection with one copy, 1,500-1,630 with stripes.
+ */
+#define CP_DEST_STRIPES		4	/* at most; user space sizes the value for its CPUs */
+#define CP_DEST_HEAD		64	/* keeps stripe 0 off the key's cache line */
+#define CP_DEST_STRIPE_SIZE	128	/* >= 64 + sizeof(struct cp_dest_stats) */
+
+struct cp_dest_stripe {
+	struct cp_dest_stats s;
+	__u8 pad[CP_DEST_STRIPE_SIZE - sizeof(struct cp_dest_stats)];
+};
+
+struct cp_dest_entry {
+	__u8 head[CP_DEST_HEAD];
+	struct cp_dest_stripe stripe[CP_DEST_STRIPES];
+};
+
 /* Ports of one destination held by one process (TIME_WAIT ones are in tw_socks). */
 struct cp_holder_key {
 	struct cp_dest_key dest;
@@ -221,6 +244,8 @@ struct cp_udp_rec {
 #endif
 CP_STATIC_ASSERT(sizeof(struct cp_dest_key) == 48, "bpf/user ABI: cp_dest_key");
 CP_STATIC_ASSERT(sizeof(struct cp_dest_stats) == 56, "bpf/user ABI: cp_dest_stats");
+CP_STATIC_ASSERT(sizeof(struct cp_dest_entry) == CP_DEST_HEAD + CP_DEST_STRIPES * CP_DEST_STRIPE_SIZE,
+		 "bpf/user ABI: cp_dest_entry");
 CP_STATIC_ASSERT(sizeof(struct cp_holder_key) == 56, "bpf/user ABI: cp_holder_key");
 CP_STATIC_ASSERT(sizeof(struct cp_holder_val) == 24, "bpf/user ABI: cp_holder_val");
 CP_STATIC_ASSERT(sizeof(struct cp_tw_key) == 48, "bpf/user ABI: cp_tw_key");

@@ -22,13 +22,14 @@ struct {
 	__type(value, struct cp_sock_slot);
 } sock_slots SEC(".maps");
 
-/* Gauges per TCP destination: ports held by connect(), by state. */
+/* Gauges per TCP destination: ports held by connect(), by state (struct cp_dest_entry). Given
+ * by sizes, not types (so without BTF): user space trims the value to the stripes its CPUs use. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, CP_DEF_MAX_DESTS);
-	__type(key, struct cp_dest_key);
-	__type(value, struct cp_dest_stats);
+	__uint(key_size, sizeof(struct cp_dest_key));
+	__uint(value_size, sizeof(struct cp_dest_entry));
 } dest_stats SEC(".maps");
 
 /* Ports per (destination, process), to name the top holder. */

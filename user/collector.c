@@ -19,6 +19,7 @@
 #include "connpressure.skel.h"
 #include "bindcap.h"
 #include "collector.h"
+#include "deststats.h"
 #include "gaugecheck.h"
 #include "holders.h"
 #include "log.h"
@@ -147,6 +148,8 @@ struct collector *collector__new(const struct collector_opts *opts)
 	c->o = *opts;
 	pruner__init(&c->prune_dests, bpf_map__fd(opts->loader->skel->maps.dest_stats),
 		     sizeof(struct cp_dest_key), sizeof(struct cp_dest_stats), dest_empty);
+	pruner__set_fold(&c->prune_dests,
+			 bpf_map__value_size(opts->loader->skel->maps.dest_stats), dest_stats__fold);
 	pruner__init(&c->prune_holders, bpf_map__fd(opts->loader->skel->maps.holder_ports),
 		     sizeof(struct cp_holder_key), sizeof(struct cp_holder_val), holder_empty);
 	pruner__init(&c->prune_binds, bpf_map__fd(opts->loader->skel->maps.bind_ports),
@@ -901,6 +904,8 @@ static int dump_maps(const struct loader *ld, struct pass_data *pd, bool tw_full
 			err = map_dump__read(bpf_map__fd(maps[i].map),
 					     bpf_map__key_size(maps[i].map),
 					     bpf_map__value_size(maps[i].map), maps[i].dump);
+	if (!err)
+		dest_stats__fold_dump(&pd->dests);	/* the stripes summed */
 	return err;
 }
 

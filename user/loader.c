@@ -13,6 +13,7 @@
 #include "connpressure.h"
 #include "connpressure.skel.h"
 #include "syscalls.skel.h"
+#include "deststats.h"
 #include "loader.h"
 #include "log.h"
 
@@ -119,7 +120,11 @@ static bool kernel_has_func(const struct cp_config *cfg, const char *name)
 
 static void size_maps(struct connpressure_bpf *skel, const struct cp_config *cfg)
 {
+	unsigned int stripes = dest_stats__stripes(libbpf_num_possible_cpus());
+
 	bpf_map__set_max_entries(skel->maps.dest_stats, cfg->max_dests);
+	bpf_map__set_value_size(skel->maps.dest_stats, dest_stats__value_size(stripes));
+	skel->rodata->dest_stripe_mask = stripes - 1;
 	bpf_map__set_max_entries(skel->maps.holder_ports, cfg->max_holders);
 	bpf_map__set_max_entries(skel->maps.tw_socks, cfg->max_tw);
 	bpf_map__set_max_entries(skel->maps.bind_ports, cfg->max_binds);
@@ -157,6 +162,7 @@ static void load_syscalls(struct loader *ld, const struct cp_config *cfg, __u64 
 			 strerror(errno));
 		return;
 	}
+	sys->rodata->dest_stripe_mask = ld->skel->rodata->dest_stripe_mask;
 	bpf_object__for_each_map(map, sys->obj) {
 		shared = bpf_object__find_map_by_name(ld->skel->obj, bpf_map__name(map));
 		if (shared && bpf_map__reuse_fd(map, bpf_map__fd(shared))) {

@@ -13,6 +13,13 @@ void pruner__init(struct pruner *p, int map_fd, size_t key_size, size_t val_size
 	p->key_size = key_size;
 	p->val_size = val_size;
 	p->empty = empty;
+	p->map_val_size = val_size;
+}
+
+void pruner__set_fold(struct pruner *p, size_t map_val_size, prune_fold_fn fold)
+{
+	p->map_val_size = map_val_size;
+	p->fold = fold;
 }
 
 void pruner__free(struct pruner *p)
@@ -51,11 +58,13 @@ static int cmp_prefix(const void *a, const void *b)
 size_t pruner__round(struct pruner *p, const struct map_dump *d)
 {
 	size_t rec = p->key_size + p->val_size, n = 0, deleted = 0;
-	char *now = malloc(d->n * rec + 1), *val = malloc(p->val_size);
+	char *now = malloc(d->n * rec + 1), *val = malloc(p->map_val_size);
+	char *folded = malloc(p->val_size);
 
-	if (!now || !val) {
+	if (!now || !val || !folded) {
 		free(now);
 		free(val);
+		free(folded);
 		return 0;
 	}
 	for (size_t i = 0; i < d->n; i++) {
@@ -68,7 +77,9 @@ size_t pruner__round(struct pruner *p, const struct map_dump *d)
 			/* Empty for a whole round: delete, reading it back atomically. A
 			 * connect() that slipped in between is put back. */
 			if (bpf_map_lookup_and_delete_elem(p->map_fd, k, val) == 0) {
-				if (p->empty(val))
+				if (p->fold)
+					p->fold(val, p->map_val_size, folded);
+				if (p->empty(p->fold ? folded : val))
 					deleted++;
 				else
 					bpf_map_update_elem(p->map_fd, k, val, BPF_NOEXIST);
@@ -95,5 +106,6 @@ size_t pruner__round(struct pruner *p, const struct map_dump *d)
 	}
 	free(now);
 	free(val);
+	free(folded);
 	return deleted;
 }

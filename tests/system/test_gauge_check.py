@@ -13,7 +13,7 @@ from lib.tool import dest_view, ns_entry
 
 LO = "127.0.0.1"
 KEY = (LO, LO, 5000)
-OTHER_OFF = 16          # struct cp_dest_stats: syn_sent, established, other (s64 each)
+OTHER_OFF = 64 + 16     # struct cp_dest_entry: a 64-byte head, then stripe 0: syn_sent, established, other
 
 
 def map_ids_of(pid):
@@ -38,8 +38,8 @@ def bump_other(pid, cookie, dport, delta):
     assert_eq(len(maps), 1, f"the dest_stats map of pid {pid} (precondition)")
     mid = str(maps[0]["id"])
     for e in bpftool_json("map", "dump", "id", mid):
-        k = e.get("formatted", {}).get("key", {})
-        if k.get("netns_cookie") != cookie or k.get("dport") != dport:
+        key = bytes(int(b, 16) for b in e["key"])    # struct cp_dest_key, no BTF
+        if struct.unpack_from("<Q", key, 0)[0] != cookie or struct.unpack_from("<H", key, 40)[0] != dport:
             continue
         val = bytearray(int(b, 16) for b in e["value"])
         other, = struct.unpack_from("<q", val, OTHER_OFF)
