@@ -78,10 +78,28 @@ static __always_inline struct cp_dest_stats *dest_lookup(const struct cp_dest_ke
 	return dest_stripe(bpf_map_lookup_elem(&dest_stats, dest));
 }
 
-/* The same, making the entry when it is new (NULL when the map is full: counted). */
-static __always_inline struct cp_dest_stats *dest_lookup_or_init(const struct cp_dest_key *dest)
+/* A destination's entry, made when it is new (NULL when the map is full: counted). */
+static __always_inline struct cp_dest_entry *dest_entry_get(const struct cp_dest_key *dest)
 {
-	return dest_stripe(lookup_or_init(&dest_stats, dest, &dest_zero));
+	return lookup_or_init(&dest_stats, dest, &dest_zero);
+}
+
+/* The last destination id handed out; ids are never reused, so a slot that names a pruned
+ * entry still names its destination (user space remembers the key). */
+__u64 last_dest_id;
+
+/* The entry's id, given on first use: only a new destination pays the atomic. */
+static __always_inline __u32 dest_id_of(struct cp_dest_entry *e)
+{
+	__u64 id = e->id, old;
+
+	if (id)
+		return id;
+	id = __sync_add_and_fetch(&last_dest_id, 1);
+	if (!(__u32)id)	/* after 2^32 destinations: 0 means "none" in a slot */
+		id = __sync_add_and_fetch(&last_dest_id, 1);
+	old = __sync_val_compare_and_swap(&e->id, 0, id);
+	return old ? old : id;	/* another CPU named it first */
 }
 
 static __always_inline void addr_v4mapped(__u8 *dst, __u32 addr_be)
@@ -148,11 +166,11 @@ static __always_inline void stats_add(struct cp_dest_stats *s, __u8 bucket, __s6
 		__sync_fetch_and_add(&s->other, delta);
 }
 
-/* One more port of dest held by pid; false when holder_ports had no room (counted). A new
- * holder is named comm, or the current task's when comm is NULL (process context): the
- * helper call is made only then, not for every connect() of a holder already known. */
-static __always_inline bool holder_inc(const struct cp_dest_key *dest, __u32 pid,
-				       const char *comm)
+/* The holder entry of (dest, pid), made when new; NULL when holder_ports had no room
+ * (counted). A new holder is named comm, or the current task's when comm is NULL (process
+ * context): the helper call is made only then, not for every connect() of a known holder. */
+static __always_inline struct cp_holder_val *holder_get(const struct cp_dest_key *dest,
+							__u32 pid, const char *comm)
 {
 	struct cp_holder_key key = {};
 	struct cp_holder_val zero = {}, *v;
@@ -160,21 +178,31 @@ static __always_inline bool holder_inc(const struct cp_dest_key *dest, __u32 pid
 	key.dest = *dest;
 	key.pid = pid;
 	v = bpf_map_lookup_elem(&holder_ports, &key);
-	if (!v) {
-		if (comm)
-			__builtin_memcpy(zero.comm, comm, sizeof(zero.comm));
-		else
-			bpf_get_current_comm(zero.comm, sizeof(zero.comm));
-		v = lookup_or_init(&holder_ports, &key, &zero);
-		if (!v)
-			return false;
-	}
+	if (v)
+		return v;
+	if (comm)
+		__builtin_memcpy(zero.comm, comm, sizeof(zero.comm));
+	else
+		bpf_get_current_comm(zero.comm, sizeof(zero.comm));
+	return lookup_or_init(&holder_ports, &key, &zero);
+}
+
+/* One more port of dest held by pid (a socket with sk_storage); false when there was no
+ * room (counted). */
+static __always_inline bool holder_inc(const struct cp_dest_key *dest, __u32 pid,
+				       const char *comm)
+{
+	struct cp_holder_val *v = holder_get(dest, pid, comm);
+
+	if (!v)
+		return false;
 	__sync_fetch_and_add(&v->ports, 1);
 	return true;
 }
 
-/* One port fewer; the holder's comm goes to comm (the TIME_WAIT entry's, at a hand-off). */
-static __always_inline void holder_dec(const struct cp_dest_key *dest, __u32 pid, char *comm)
+/* The holder's comm to comm (for a TIME_WAIT entry); delta its ports. */
+static __always_inline void holder_put(const struct cp_dest_key *dest, __u32 pid, char *comm,
+				       __s64 delta)
 {
 	struct cp_holder_key key = {};
 	struct cp_holder_val *v;
@@ -184,7 +212,8 @@ static __always_inline void holder_dec(const struct cp_dest_key *dest, __u32 pid
 	v = bpf_map_lookup_elem(&holder_ports, &key);
 	if (!v)
 		return;
-	__sync_fetch_and_add(&v->ports, -1);
+	if (delta)
+		__sync_fetch_and_add(&v->ports, delta);
 	__builtin_memcpy(comm, v->comm, CP_COMM_LEN);
 }
 
@@ -241,38 +270,26 @@ static __always_inline bool tw_handoff(const struct cp_dest_key *dest, __u16 spo
 	return true;
 }
 
-/*
- * A port connect() chose goes back to the kernel, or on to a TIME_WAIT socket when handoff:
- * the same for a socket with a slot (flags: CP_SLOT_*) and one with sk_storage.
- */
-static __always_inline void release_connect(const struct cp_dest_key *dest, __u16 sport,
-					    __u8 bucket, __u32 pid, __u8 flags, bool handoff)
-{
-	struct cp_dest_stats *s = dest_lookup(dest);
-	char comm[CP_COMM_LEN] = {};
-
-	if (s) {	/* one lookup for every change below */
-		stats_add(s, bucket, -1);
-		if (flags & CP_SLOT_RANGED)
-			__sync_fetch_and_add(&s->ranged, -1);
-	}
-	if (flags & CP_SLOT_HOLDER)
-		holder_dec(dest, pid, comm);
-	if (handoff && tw_handoff(dest, sport, pid, comm, 0) && s)
-		__sync_fetch_and_add(&s->tw_in, 1);
-}
-
-/* The same for a socket with sk_storage, connect() or bind() role. */
+/* A port a socket with sk_storage took (connect() or bind() role) goes back to the kernel,
+ * or on to a TIME_WAIT socket when handoff. */
 static __always_inline void release_port(struct cp_sock_state *st, bool handoff)
 {
 	if (st->released)
 		return;
 	st->released = 1;
 	if (st->role == CP_ROLE_CONNECT) {
-		__u8 flags = (st->ranged ? CP_SLOT_RANGED : 0) |
-			     (st->holder_counted ? CP_SLOT_HOLDER : 0);
+		struct cp_dest_stats *s = dest_lookup(&st->dest);
+		char comm[CP_COMM_LEN] = {};
 
-		release_connect(&st->dest, st->sport, st->bucket, st->pid, flags, handoff);
+		if (s) {	/* one lookup for every change below */
+			stats_add(s, st->bucket, -1);
+			if (st->ranged)
+				__sync_fetch_and_add(&s->ranged, -1);
+		}
+		if (st->holder_counted)
+			holder_put(&st->dest, st->pid, comm, -1);
+		if (handoff && tw_handoff(&st->dest, st->sport, st->pid, comm, 0) && s)
+			__sync_fetch_and_add(&s->tw_in, 1);
 		st->bucket = CP_BUCKET_NONE;
 		st->holder_counted = 0;
 	} else if (st->role == CP_ROLE_BIND) {
@@ -321,8 +338,8 @@ static __always_inline void account_transition(struct cp_sock_state *st, int old
 }
 
 /* A socket with its own, narrower range (IP_LOCAL_PORT_RANGE) counts against that range:
- * remember the range in its destination. True when it was counted in `ranged`. */
-static __always_inline bool count_own_range(struct cp_dest_stats *s, const struct sock *sk)
+ * remember the range in its destination. True when it has one. */
+static __always_inline bool note_own_range(struct cp_dest_stats *s, const struct sock *sk)
 {
 	__u32 range = sk_local_port_range(sk);
 
@@ -330,7 +347,6 @@ static __always_inline bool count_own_range(struct cp_dest_stats *s, const struc
 		return false;
 	s->range_lo = range & 0xffff;
 	s->range_hi = range >> 16;
-	__sync_fetch_and_add(&s->ranged, 1);
 	return true;
 }
 
@@ -344,12 +360,14 @@ static __always_inline void adopt_connect(struct cp_sock_state *st, const struct
 	st->sport = sk->__sk_common.skc_num;
 	st->pid = pid;
 	st->role = CP_ROLE_CONNECT;
-	s = dest_lookup_or_init(&st->dest);
+	s = dest_stripe(dest_entry_get(&st->dest));
 	if (!s)
 		return;		/* counted as map_full; the socket stays uncounted */
 	if (new_port)
 		__sync_fetch_and_add(&s->connects, 1);
-	st->ranged = count_own_range(s, sk);
+	st->ranged = note_own_range(s, sk);
+	if (st->ranged)
+		__sync_fetch_and_add(&s->ranged, 1);
 	st->bucket = bucket_of_state(state);
 	stats_add(s, st->bucket, 1);
 	st->holder_counted = holder_inc(&st->dest, pid, st->comm);
@@ -357,9 +375,10 @@ static __always_inline void adopt_connect(struct cp_sock_state *st, const struct
 
 /*
  * Slots (struct cp_sock_slot): the cheap record of a connect()-side socket, found from the
- * socket's cookie. connect() gives the socket a cookie; most other sockets never get one,
- * so for them a plain load says "no slot". Only the socket's own state changes write its
- * slot, and the kernel makes them under the socket's lock: no lock beyond the claim.
+ * socket's cookie, and counted by user space (the census). connect() gives the socket a
+ * cookie; most other sockets never get one, so for them a plain load says "no slot". Only
+ * the socket's own state changes write its slot, and the kernel makes them under the
+ * socket's lock: no lock beyond the claim.
  */
 /* A socket may take any of the CP_SLOT_WAYS slots of its set (one cache line): with 4 ways
  * a set is full far less often than a single slot is taken. The set comes from the cookie's
@@ -410,46 +429,54 @@ static __always_inline struct cp_sock_slot *slot_claim(const struct sock *sk)
 	return NULL;
 }
 
+/* The socket leaves the census: its slot is free for another. dest_id first, so that a
+ * socket claiming the slot next is not counted before its own fields are written. */
 static __always_inline void slot_free(struct cp_sock_slot *slot)
 {
+	*(volatile __u32 *)&slot->dest_id = 0;
 	*(volatile __u64 *)&slot->cookie = 0;
 }
 
-/* CLOSE -> SYN_SENT of a socket that got a slot: count its port from now on. */
+/* CLOSE -> SYN_SENT of a socket that got a slot: count its port from now on (the census
+ * counts it once dest_id is written). */
 static __always_inline void slot_connect_start(struct cp_sock_slot *slot, const struct sock *sk,
 					       __u32 pid)
 {
+	struct cp_dest_entry *e;
 	struct cp_dest_stats *s;
 	struct cp_dest_key dest;
 	__u8 flags = 0;
 
 	dest_key_from_sk(&dest, sk);
-	s = dest_lookup_or_init(&dest);
-	if (!s) {	/* counted as map_full; the socket stays uncounted */
+	e = dest_entry_get(&dest);
+	if (!e) {	/* counted as map_full; the socket stays uncounted */
 		slot_free(slot);
 		return;
 	}
+	s = dest_stripe(e);
 	__sync_fetch_and_add(&s->connects, 1);
-	stats_add(s, CP_BUCKET_SYN_SENT, 1);
-	if (count_own_range(s, sk))
+	if (note_own_range(s, sk))
 		flags |= CP_SLOT_RANGED;
-	if (holder_inc(&dest, pid, NULL))
-		flags |= CP_SLOT_HOLDER;
-	slot->pid = pid;
-	slot->bucket = CP_BUCKET_SYN_SENT;
-	slot->flags = flags;
-	slot->sport = 0;
+	holder_get(&dest, pid, NULL);	/* its comm, once per (destination, process) */
+	*(volatile __u32 *)&slot->owner = CP_SLOT_OWNER(pid, flags, CP_BUCKET_SYN_SENT);
+	*(volatile __u32 *)&slot->dest_id = dest_id_of(e);
 }
 
-/* The socket of this slot gives its port back: sk's fields name its destination. */
-static __always_inline void slot_release(struct cp_sock_slot *slot, const struct sock *sk,
-					 bool handoff)
+/* FIN_WAIT2/CLOSING -> CLOSE of a socket with a slot: its port goes on to a TIME_WAIT socket. */
+static __always_inline void slot_handoff(struct cp_sock_slot *slot, const struct sock *sk)
 {
+	__u32 pid = CP_SLOT_PID(slot->owner);
+	char comm[CP_COMM_LEN] = {};
+	struct cp_dest_stats *s;
 	struct cp_dest_key dest;
+	__u16 sport;
 
 	dest_key_from_sk(&dest, sk);
-	release_connect(&dest, slot->sport, slot->bucket, slot->pid, slot->flags, handoff);
-	slot_free(slot);
+	/* The port was given back to the TIME_WAIT socket: skc_num is 0 now, inet_sport stays. */
+	sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	holder_put(&dest, pid, comm, 0);
+	if (tw_handoff(&dest, sport, pid, comm, 0) && (s = dest_lookup(&dest)))
+		__sync_fetch_and_add(&s->tw_in, 1);
 }
 
 /* Count one failure of the calling process; announce only the first of each key. */

@@ -111,11 +111,12 @@ static __always_inline bool no_port_found(const struct sock *sk, int oldstate, i
 	       BPF_CORE_READ((struct inet_sock *)sk, inet_sport) == 0;
 }
 
-/* A state change of a socket with a slot: everything but its pid and bucket is read from
- * the socket. */
+/* A state change of a socket with a slot: the census counts the slot, so this only writes
+ * it. The destination, when needed, is read from the socket. */
 static __always_inline void on_slot_transition(struct cp_sock_slot *slot, const struct sock *sk,
 					       int oldstate, int newstate)
 {
+	__u32 owner = slot->owner;
 	__u8 to = bucket_of_state(newstate);
 	struct cp_dest_stats *s;
 	struct cp_dest_key dest;
@@ -125,27 +126,22 @@ static __always_inline void on_slot_transition(struct cp_sock_slot *slot, const 
 		s = dest_lookup(&dest);
 		if (s)
 			__sync_fetch_and_add(&s->connects, -1);	/* no port was taken */
-		slot_release(slot, sk, false);
+		slot_free(slot);
 		record_failure(sk, EADDRNOTAVAIL);
 		return;
 	}
 	if (newstate == BPF_TCP_CLOSE) {
-		slot_release(slot, sk, hands_off(oldstate, sk->sk_err));
+		if (hands_off(oldstate, sk->sk_err))
+			slot_handoff(slot, sk);
+		slot_free(slot);
 		return;
 	}
-	dest_key_from_sk(&dest, sk);
-	if (oldstate == BPF_TCP_SYN_SENT) {	/* the port is known now */
-		slot->sport = sk->__sk_common.skc_num;
-		check_tw_reuse(&dest, slot->sport);
+	if (oldstate == BPF_TCP_SYN_SENT && tw_entries) {	/* the port is known now */
+		dest_key_from_sk(&dest, sk);
+		check_tw_reuse(&dest, sk->__sk_common.skc_num);
 	}
-	if (to == slot->bucket)
-		return;
-	s = dest_lookup(&dest);	/* one lookup for both moves */
-	if (s) {
-		stats_add(s, slot->bucket, -1);
-		stats_add(s, to, 1);
-	}
-	slot->bucket = to;
+	if (to != CP_SLOT_BUCKET(owner))
+		*(volatile __u32 *)&slot->owner = (owner & ~3u) | to;
 }
 
 /* bind() took a port (not called for IP_BIND_ADDRESS_NO_PORT nor on failure). */
@@ -285,7 +281,7 @@ int BPF_PROG(handle_tcp_destroy_sock, struct sock *sk)
 	 * slot must not outlive its socket. */
 	slot = slot_of(sk);
 	if (slot)
-		slot_release(slot, sk, false);
+		slot_free(slot);
 	return 0;
 }
 

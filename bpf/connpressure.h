@@ -60,7 +60,8 @@ struct cp_dest_key {
 	__u8  pad[5];
 };
 
-/* Gauges per destination (ports held now, by state) and a running total of ports taken. */
+/* Gauges per destination (ports held now, by state) of the sockets followed with sk_storage
+ * (those with a slot are counted by the census), and a running total of ports taken. */
 struct cp_dest_stats {
 	__s64 syn_sent;
 	__s64 established;
@@ -68,7 +69,7 @@ struct cp_dest_stats {
 	__u64 connects;		/* ports handed out by connect() since the tool started */
 	__u16 range_lo;		/* IP_LOCAL_PORT_RANGE of its sockets (last seen); 0: none */
 	__u16 range_hi;
-	__s32 ranged;		/* live sockets that set IP_LOCAL_PORT_RANGE */
+	__s32 ranged;		/* live sockets (with sk_storage) that set IP_LOCAL_PORT_RANGE */
 	/* Entries this destination's sockets put into the TIME_WAIT model, and live ones
 	 * connect() took out again (reuse): user space follows the model between full reads of
 	 * tw_socks with these (monotonic) counts. */
@@ -95,11 +96,14 @@ struct cp_dest_stripe {
 };
 
 struct cp_dest_entry {
-	__u8 head[CP_DEST_HEAD];
+	__u64 id;		/* set once, when the entry is made: slots name it by its low 32 bits */
+	__u8 head[CP_DEST_HEAD - 8];
 	struct cp_dest_stripe stripe[CP_DEST_STRIPES];
 };
 
-/* Ports of one destination held by one process (TIME_WAIT ones are in tw_socks). */
+/* A process that took ports of a destination: its comm, and the ports its sockets with
+ * sk_storage hold (those with a slot are counted by the census; TIME_WAIT ones are in
+ * tw_socks). */
 struct cp_holder_key {
 	struct cp_dest_key dest;
 	__u32 pid;		/* tgid of the process that called connect(); 0 when unknown */
@@ -163,19 +167,26 @@ struct cp_fail_val {
 
 /*
  * A connect()-side socket followed without sk_storage (creating and freeing that record
- * cost ~1 µs per connection): a slot in the sock_slots array, at the low bits of the socket's
- * cookie, holds what the socket itself does not say. Its destination, port and state are
- * read from the socket at each state change.
+ * cost ~1 us per connection): a slot in the sock_slots array, at the low bits of the socket's
+ * cookie, holds what the socket itself does not say. The slots are the gauges: user space
+ * counts the live ones per destination, state and process (a census, user/census.c), so a
+ * state change writes one word of its slot and looks up no map. Only a destination's new
+ * ports (connects) and TIME_WAIT hand-offs are counted in dest_stats.
  */
-#define CP_SLOT_RANGED	(1u << 0)	/* counted in its destination's `ranged` */
-#define CP_SLOT_HOLDER	(1u << 1)	/* holds one unit in holder_ports */
+#define CP_SLOT_RANGED	(1u << 0)	/* the socket set IP_LOCAL_PORT_RANGE */
+
+/* owner: pid << 8 | flags << 2 | bucket, one word so that a state change is one store and
+ * user space never reads half of one (PID_MAX_LIMIT is 2^22: the pid fits in 24 bits). */
+#define CP_SLOT_OWNER(pid, flags, bucket) \
+	((__u32)(pid) << 8 | (__u32)(flags) << 2 | (__u32)(bucket))
+#define CP_SLOT_PID(owner)	((owner) >> 8)
+#define CP_SLOT_FLAGS(owner)	(((owner) >> 2) & 0x3f)
+#define CP_SLOT_BUCKET(owner)	((owner) & 3)
 
 struct cp_sock_slot {
 	__u64 cookie;		/* the socket's cookie (never reused); 0: free */
-	__u32 pid;		/* tgid that called connect() */
-	__u8  bucket;		/* enum cp_bucket it is counted in */
-	__u8  flags;		/* CP_SLOT_* */
-	__u16 sport;		/* once known (the socket's own is 0 again when it hands off) */
+	__u32 dest_id;		/* its destination's cp_dest_entry.id; 0: not counted (yet) */
+	__u32 owner;		/* CP_SLOT_OWNER(tgid that called connect(), CP_SLOT_*, enum cp_bucket) */
 };
 
 /* sk_storage of the other sockets the tool accounts for: bind()-held ports, sockets

@@ -14,9 +14,10 @@ struct {
 } sock_state SEC(".maps");
 
 /* connect()-side sockets followed without sk_storage (struct cp_sock_slot); the size, a
- * power of two, is set at run time like the others. */
+ * power of two, is set at run time like the others. User space maps it to count them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, CP_DEF_SOCK_SLOTS);
 	__type(key, __u32);
 	__type(value, struct cp_sock_slot);
@@ -32,7 +33,7 @@ struct {
 	__uint(value_size, sizeof(struct cp_dest_entry));
 } dest_stats SEC(".maps");
 
-/* Ports per (destination, process), to name the top holder. */
+/* Per (destination, process): its comm, and ports held with sk_storage; to name the top holder. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

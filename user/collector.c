@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include "connpressure.skel.h"
 #include "bindcap.h"
+#include "census.h"
 #include "collector.h"
 #include "deststats.h"
 #include "gaugecheck.h"
@@ -97,6 +98,8 @@ struct collector {
 	__u64 events;
 	struct pruner prune_dests, prune_holders, prune_binds, prune_fails;
 	__u64 last_prune_ns;
+	struct dest_names names;	/* the destination ids slots name (census.h) */
+	__u64 unnamed_warned;
 };
 
 static bool dest_empty(const void *val)
@@ -186,6 +189,7 @@ void collector__free(struct collector *c)
 	pruner__free(&c->prune_holders);
 	pruner__free(&c->prune_binds);
 	pruner__free(&c->prune_fails);
+	dest_names__free(&c->names);
 	for (size_t i = 0; i < c->n_ns; i++)
 		local_list__free(&c->ns[i].truth_binds);
 	free(c->ns);
@@ -455,6 +459,7 @@ static void count_model_tw(struct collector *c, const struct map_dump *tw)
 
 struct pass_data {
 	struct map_dump dests, holders, tw, tw_added, binds, fails;
+	__u32 *dest_ids;		/* each dests entry's id, as read */
 	struct holders hold;		/* ports per (destination, pid), TIME_WAIT included */
 };
 
@@ -860,28 +865,6 @@ static int cmp_fail_rows(const void *a, const void *b)
 	return memcmp(&x->key, &y->key, sizeof(x->key));
 }
 
-/* Sort the destination dump by key, values along, so that it can be searched. */
-static int sort_dest_dump(struct map_dump *d)
-{
-	struct { struct cp_dest_key k; struct cp_dest_stats v; } *tmp;
-	size_t i;
-
-	tmp = malloc((d->n + 1) * sizeof(*tmp));
-	if (!tmp)
-		return -ENOMEM;
-	for (i = 0; i < d->n; i++) {
-		tmp[i].k = *(struct cp_dest_key *)map_dump__key(d, i);
-		tmp[i].v = *(struct cp_dest_stats *)map_dump__val(d, i);
-	}
-	qsort(tmp, d->n, sizeof(*tmp), cmp_dest);
-	for (i = 0; i < d->n; i++) {
-		*(struct cp_dest_key *)map_dump__key(d, i) = tmp[i].k;
-		*(struct cp_dest_stats *)map_dump__val(d, i) = tmp[i].v;
-	}
-	free(tmp);
-	return 0;
-}
-
 /* tw_socks only when tw_full; right after dest_stats, whose hand-off and reuse counts must
  * match it. */
 static int dump_maps(const struct loader *ld, struct pass_data *pd, bool tw_full)
@@ -904,8 +887,32 @@ static int dump_maps(const struct loader *ld, struct pass_data *pd, bool tw_full
 			err = map_dump__read(bpf_map__fd(maps[i].map),
 					     bpf_map__key_size(maps[i].map),
 					     bpf_map__value_size(maps[i].map), maps[i].dump);
+	if (err)
+		return err;
+	pd->dest_ids = malloc((pd->dests.n + 1) * sizeof(*pd->dest_ids));
+	if (!pd->dest_ids)
+		return -ENOMEM;
+	dest_stats__fold_dump(&pd->dests, pd->dest_ids);	/* the stripes summed */
+	return 0;
+}
+
+/* Add the sockets that have a slot (the census) to the gauges and holders just read. */
+static int add_census(struct collector *c, struct pass_data *pd)
+{
+	const struct loader *ld = c->o.loader;
+	struct census cen;
+	int err = census__take(&cen, ld->slots, ld->sock_slots);
+
 	if (!err)
-		dest_stats__fold_dump(&pd->dests);	/* the stripes summed */
+		err = census__merge(&cen, &pd->dests, pd->dest_ids, &pd->holders, &c->names);
+	if (!err && cen.unnamed > c->unnamed_warned) {
+		/* Cannot happen by design (ids are never reused, names outlive their entries):
+		 * say so rather than show fewer ports. */
+		log_warn("%llu ports in slots name an unknown destination: not shown",
+			 (unsigned long long)cen.unnamed);
+		c->unnamed_warned = cen.unnamed;
+	}
+	census__free(&cen);
 	return err;
 }
 
@@ -959,6 +966,7 @@ static void pass_data_free(struct pass_data *pd)
 	map_dump__free(&pd->tw_added);
 	map_dump__free(&pd->binds);
 	map_dump__free(&pd->fails);
+	free(pd->dest_ids);
 	holders__free(&pd->hold);
 }
 
@@ -1022,8 +1030,13 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		log_err("reading BPF maps: %s", strerror(-err));
 		goto out;
 	}
+	err = add_census(c, &pd);
+	if (err) {
+		log_err("counting sock_slots: %s", strerror(-err));
+		goto out;
+	}
 	now = mono_ns();
-	err = sort_dest_dump(&pd.dests);	/* searched from here on */
+	err = map_dump__sort(&pd.dests);	/* searched from here on */
 	if (err)
 		goto out;
 	if (c->tw_full)

@@ -43,15 +43,18 @@ void dest_stats__fold(const void *raw, size_t raw_size, void *out)
 	memcpy(out, &sum, sizeof(sum));
 }
 
-void dest_stats__fold_dump(struct map_dump *d)
+void dest_stats__fold_dump(struct map_dump *d, __u32 *ids)
 {
 	size_t raw_size = d->val_size;
 
 	/* Folded values are smaller: writing value i never overtakes reading value i + 1. */
 	for (size_t i = 0; i < d->n; i++) {
+		const struct cp_dest_entry *e = (void *)((char *)d->vals + i * raw_size);
 		struct cp_dest_stats sum;
 
-		dest_stats__fold((char *)d->vals + i * raw_size, raw_size, &sum);
+		if (ids)
+			ids[i] = (__u32)e->id;
+		dest_stats__fold(e, raw_size, &sum);
 		memcpy((char *)d->vals + i * sizeof(sum), &sum, sizeof(sum));
 	}
 	d->val_size = sizeof(struct cp_dest_stats);

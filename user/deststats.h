@@ -14,7 +14,8 @@ unsigned int dest_stats__stripes(int ncpus);
 size_t dest_stats__value_size(unsigned int stripes);
 /* Sum the stripes of a value of raw_size bytes into out (a struct cp_dest_stats). */
 void dest_stats__fold(const void *raw, size_t raw_size, void *out);
-/* The same for a whole dump, in place: its values become struct cp_dest_stats. */
-void dest_stats__fold_dump(struct map_dump *d);
+/* The same for a whole dump, in place: its values become struct cp_dest_stats. ids (NULL, or
+ * room for d->n) gets each entry's id (the low 32 bits slots name it by). */
+void dest_stats__fold_dump(struct map_dump *d, __u32 *ids);
 
 #endif

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -133,6 +134,26 @@ static void size_maps(struct connpressure_bpf *skel, const struct cp_config *cfg
 	skel->rodata->sock_slot_mask = cfg->sock_slots - 1;
 }
 
+/* sock_slots, read-only: the census reads it every pass without a copy. */
+static int map_slots(struct loader *ld)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	ld->slots_len = ((size_t)ld->sock_slots * sizeof(struct cp_sock_slot) + page - 1) &
+			~(page - 1);
+	p = mmap(NULL, ld->slots_len, PROT_READ, MAP_SHARED,
+		 bpf_map__fd(ld->skel->maps.sock_slots), 0);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		log_err("mapping sock_slots: %s", strerror(-err));
+		return err;
+	}
+	ld->slots = p;
+	return 0;
+}
+
 /* Attach to the cgroup v2 root with a link: beside whatever else is attached there. */
 static int attach_cgroup(struct loader *ld, struct bpf_program *prog, struct bpf_link **link)
 {
@@ -244,6 +265,9 @@ int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_net
 		log_err("loading BPF programs: %s (run with -vv for the verifier log)", strerror(-err));
 		goto out_destroy;
 	}
+	err = map_slots(ld);
+	if (err)
+		goto out_destroy;
 	/* With -n, the hooks account for that netns only: other namespaces' sockets neither
 	 * cost map entries nor fill the maps. */
 	skel->bss->only_netns = only_netns;
@@ -262,6 +286,9 @@ int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_net
 	return 0;
 
 out_destroy:
+	if (ld->slots)
+		munmap((void *)ld->slots, ld->slots_len);
+	ld->slots = NULL;
 	connpressure_bpf__destroy(skel);
 	ld->skel = NULL;
 out_close_cgroup:
@@ -275,6 +302,9 @@ void loader__stop(struct loader *ld)
 	syscalls_bpf__destroy(ld->sys);
 	ld->sys = NULL;
 	ld->sys_armed = false;
+	if (ld->slots)
+		munmap((void *)ld->slots, ld->slots_len);
+	ld->slots = NULL;
 	connpressure_bpf__destroy(ld->skel);	/* destroys every link the skeleton holds */
 	ld->skel = NULL;
 	if (ld->cgroup_fd >= 0)

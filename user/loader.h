@@ -5,6 +5,7 @@
 
 #include <linux/types.h>
 #include "cli.h"
+#include "connpressure.h"
 
 struct connpressure_bpf;
 struct syscalls_bpf;
@@ -16,6 +17,8 @@ struct loader {
 	int cgroup_fd;
 	char cgroup_path[256];
 	__u32 sock_slots;		/* --sock-slots */
+	const struct cp_sock_slot *slots;	/* sock_slots, mapped read-only */
+	size_t slots_len;
 };
 
 /* What the kernel side lost since load (JSON "lost"). */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* maps.c: bulk reads and deletes of BPF hash maps for the collector. */
+/* maps.c: bulk reads and deletes of BPF hash maps for the collector, and their dumps. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +79,63 @@ int map_dump__read(int fd, size_t key_size, size_t val_size, struct map_dump *d)
 		memcpy(token_in, token_out, sizeof(token_in));
 		in = token_in;
 	}
+}
+
+int map_dump__append(struct map_dump *d, const void *key, const void *val)
+{
+	int err = grow(d, d->n + 1);
+
+	if (err)
+		return err;
+	memcpy(map_dump__key(d, d->n), key, d->key_size);
+	memcpy(map_dump__val(d, d->n), val, d->val_size);
+	d->n++;
+	return 0;
+}
+
+static size_t sort_key_size;
+static int cmp_record(const void *a, const void *b)
+{
+	return memcmp(a, b, sort_key_size);
+}
+
+int map_dump__sort(struct map_dump *d)
+{
+	size_t rec = d->key_size + d->val_size;
+	char *tmp = malloc(d->n * rec + 1);
+
+	if (!tmp)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n; i++) {
+		memcpy(tmp + i * rec, map_dump__key(d, i), d->key_size);
+		memcpy(tmp + i * rec + d->key_size, map_dump__val(d, i), d->val_size);
+	}
+	sort_key_size = d->key_size;
+	qsort(tmp, d->n, rec, cmp_record);
+	for (size_t i = 0; i < d->n; i++) {
+		memcpy(map_dump__key(d, i), tmp + i * rec, d->key_size);
+		memcpy(map_dump__val(d, i), tmp + i * rec + d->key_size, d->val_size);
+	}
+	free(tmp);
+	return 0;
+}
+
+void *map_dump__find(const struct map_dump *d, const void *key)
+{
+	size_t lo = 0, hi = d->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int r = memcmp(map_dump__key(d, mid), key, d->key_size);
+
+		if (!r)
+			return map_dump__val(d, mid);
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 void map_dump__free(struct map_dump *d)

@@ -14,6 +14,12 @@ struct map_dump {
 /* Batched lookups where the kernel has them, get_next_key otherwise. */
 int map_dump__read(int map_fd, size_t key_size, size_t val_size, struct map_dump *d);
 void map_dump__free(struct map_dump *d);
+/* Add an entry at the end (the dump grows as needed). */
+int map_dump__append(struct map_dump *d, const void *key, const void *val);
+/* Sort the entries by key (bytewise), values along; then map_dump__find() works. */
+int map_dump__sort(struct map_dump *d);
+/* The value of key in a sorted dump, or NULL. */
+void *map_dump__find(const struct map_dump *d, const void *key);
 static inline void *map_dump__key(const struct map_dump *d, size_t i)
 {
 	return (char *)d->keys + i * d->key_size;

@@ -74,12 +74,12 @@ size_t pruner__round(struct pruner *p, const struct map_dump *d)
 			continue;
 		before = last_val(p, k);
 		if (before && !memcmp(before, v, p->val_size)) {
-			/* Empty for a whole round: delete, reading it back atomically. A
-			 * connect() that slipped in between is put back. */
+			/* Empty for a whole round: delete, reading it back atomically. One
+			 * that changed since the dump (a connect() slipped in) is put back. */
 			if (bpf_map_lookup_and_delete_elem(p->map_fd, k, val) == 0) {
 				if (p->fold)
 					p->fold(val, p->map_val_size, folded);
-				if (p->empty(p->fold ? folded : val))
+				if (!memcmp(p->fold ? folded : val, v, p->val_size))
 					deleted++;
 				else
 					bpf_map_update_elem(p->map_fd, k, val, BPF_NOEXIST);

@@ -31,8 +31,10 @@ void pruner__init(struct pruner *p, int map_fd, size_t key_size, size_t val_size
 void pruner__set_fold(struct pruner *p, size_t map_val_size, prune_fold_fn fold);
 /*
  * One round over a fresh dump of the map: entries empty now and at the previous round, with
- * the same value, are deleted (atomically read back: one that changed in between is put
- * back). Rounds are spaced by the caller (a minute). Returns the entries deleted.
+ * the same value, are deleted (atomically read back: one that changed since the dump is put
+ * back). Rounds are spaced by the caller (a minute). Returns the entries deleted. A dump may
+ * hold more than the map (the census's counts): an entry is empty only when both are, and
+ * then its value in the dump is the map's own.
  */
 size_t pruner__round(struct pruner *p, const struct map_dump *d);
 void pruner__free(struct pruner *p);

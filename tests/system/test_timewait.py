@@ -7,7 +7,7 @@ import time
 from lib import ss
 from lib.check import assert_eq, assert_true
 from lib.procs import wait_until
-from lib.tool import all_views, dest_view
+from lib.tool import all_views, dest, dest_view
 
 LO = "127.0.0.1"
 KEY = (LO, LO, 5000)
@@ -63,6 +63,28 @@ def test_time_wait_released_on_reuse(ctx):
     t.wait_value(lambda d: dest_view(d, ns.name, *KEY), ss.truth(ns)[KEY],
                  "TIME_WAIT before reuse vs ss", timeout=5)
     reuse(ctx, ns, w, t)
+
+
+def test_time_wait_holder_named_after_its_process_exits(ctx):
+    """A short-lived client (a curl in a loop) is gone long before its TIME_WAIT sockets: they
+    still name it, pid and comm, as recorded when it connected."""
+    ns = ctx.netns()
+    w = ctx.workload(ns, comm="cpt-twgone")
+    w.listen(5000)
+    t = ctx.tool(ns)
+    r = w.connect(LO, 5000, n=3)
+    assert_eq(len(r["conns"]), 3, "workload: 3 connections")
+    w.close([c["id"] for c in r["conns"]], order="client_first")
+    pid, comm = w.pid, w.comm
+    w.stop()
+    assert_true(wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 5),
+                "workload process gone (precondition)")
+    assert_eq(ss.count_state(ns, "TIME-WAIT", LO, 5000), 3, "ss: 3 TIME-WAIT (precondition)")
+    m = t.mark()
+    doc = t.wait_value(lambda d: (dest(d, ns.name, *KEY) or {}).get("top_holder"),
+                       {"pid": pid, "comm": comm, "count": 3},
+                       "top_holder of 3 TIME_WAIT sockets whose process exited", since=m)
+    assert_eq(dest_view(doc, ns.name, *KEY), ss.truth(ns)[KEY], "destination vs ss")
 
 
 def test_seeded_time_wait_released_on_reuse(ctx):

@@ -10,6 +10,7 @@ int main(void)
 	struct cp_dest_entry e = {};
 	struct cp_dest_stats sum;
 	struct map_dump d = {};
+	__u32 ids[2];
 
 	ASSERT_EQ(dest_stats__stripes(1), 1, "stripes: 1 CPU");
 	ASSERT_EQ(dest_stats__stripes(2), 2, "stripes: 2 CPUs");
@@ -40,7 +41,11 @@ int main(void)
 	((struct cp_dest_entry *)d.vals)->stripe[1].s.other = 7;
 	((struct cp_dest_entry *)((char *)d.vals + size2))->stripe[0].s.other = 3;
 	((struct cp_dest_entry *)((char *)d.vals + size2))->stripe[1].s.other = 1;
-	dest_stats__fold_dump(&d);
+	((struct cp_dest_entry *)d.vals)->id = (1ULL << 32) | 7;	/* after 2^32 ids */
+	((struct cp_dest_entry *)((char *)d.vals + size2))->id = 9;
+	dest_stats__fold_dump(&d, ids);
+	ASSERT_EQ(ids[0], 7, "fold_dump: ids, as slots hold them (low 32 bits)");
+	ASSERT_EQ(ids[1], 9, "fold_dump: second id");
 	ASSERT_EQ(d.val_size, sizeof(struct cp_dest_stats), "fold_dump: values are cp_dest_stats now");
 	ASSERT_EQ(((struct cp_dest_stats *)d.vals)[0].other, 7, "fold_dump: first value");
 	ASSERT_EQ(((struct cp_dest_stats *)d.vals)[1].other, 4, "fold_dump: second value");

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+/* test_census.c: counting slots, and adding the counts to dest_stats and holder_ports dumps,
+ * pruned destinations included. */
+#include <stdlib.h>
+#include "unit.h"
+#include "census.h"
+
+static struct cp_sock_slot slots[16];
+
+static void fill(int i, __u64 cookie, __u32 dest_id, __u32 pid, __u8 flags, __u8 bucket)
+{
+	slots[i].cookie = cookie;
+	slots[i].dest_id = dest_id;
+	slots[i].owner = CP_SLOT_OWNER(pid, flags, bucket);
+}
+
+static struct cp_dest_key dest(__u16 dport)
+{
+	struct cp_dest_key k = { .netns_cookie = 1, .dport = dport, .proto = 6 };
+
+	return k;
+}
+
+static void add_dest(struct map_dump *d, __u16 dport, __s64 established)
+{
+	struct cp_dest_key k = dest(dport);
+	struct cp_dest_stats v = { .established = established, .connects = 10 };
+
+	map_dump__append(d, &k, &v);
+}
+
+static void add_holder(struct map_dump *d, __u16 dport, __u32 pid, __s64 ports, const char *comm)
+{
+	struct cp_holder_key k = { .dest = dest(dport), .pid = pid };
+	struct cp_holder_val v = { .ports = ports };
+
+	strncpy(v.comm, comm, sizeof(v.comm) - 1);
+	map_dump__append(d, &k, &v);
+}
+
+static const struct cp_holder_val *holder(const struct map_dump *d, __u16 dport, __u32 pid)
+{
+	struct cp_holder_key k = { .dest = dest(dport), .pid = pid };
+
+	return map_dump__find(d, &k);
+}
+
+static const struct cp_dest_stats *dest_of(const struct map_dump *d, __u16 dport)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (((struct cp_dest_key *)map_dump__key(d, i))->dport == dport)
+			return map_dump__val(d, i);
+	return NULL;
+}
+
+int main(void)
+{
+	struct map_dump dests = { .key_size = sizeof(struct cp_dest_key),
+				  .val_size = sizeof(struct cp_dest_stats) };
+	struct map_dump holders = { .key_size = sizeof(struct cp_holder_key),
+				    .val_size = sizeof(struct cp_holder_val) };
+	struct dest_names names = {};
+	struct census c;
+	__u32 ids[2] = { 7, 3 };
+
+	/* Destination id 7 (port 80): 2 established of pid 100, 1 SYN_SENT of pid 200 with its
+	 * own range; id 3 (port 443): 1 in FIN_WAIT of pid 100. A slot claimed but not filled
+	 * (dest_id 0) and a free one with stale fields are not counted. */
+	fill(0, 1000, 7, 100, 0, CP_BUCKET_ESTABLISHED);
+	fill(1, 1001, 3, 100, 0, CP_BUCKET_OTHER);
+	fill(5, 1005, 7, 200, CP_SLOT_RANGED, CP_BUCKET_SYN_SENT);
+	fill(6, 1006, 7, 100, 0, CP_BUCKET_ESTABLISHED);
+	fill(9, 1009, 0, 300, 0, CP_BUCKET_SYN_SENT);
+	fill(12, 0, 7, 400, 0, CP_BUCKET_ESTABLISHED);
+	ASSERT_EQ(CP_SLOT_PID(slots[5].owner), 200, "owner word: pid");
+	ASSERT_EQ(CP_SLOT_PID(CP_SLOT_OWNER(4194304, 0, 3)), 4194304, "owner word: the largest pid");
+	ASSERT_EQ(census__take(&c, slots, 16), 0, "take");
+	ASSERT_EQ(c.n, 3, "one row per (destination id, pid)");
+	ASSERT_EQ(c.rows[0].dest_id == 3 && c.rows[0].pid == 100, 1, "rows sorted by id, pid");
+	ASSERT_EQ(c.rows[1].ports[CP_BUCKET_ESTABLISHED], 2, "id 7 pid 100: 2 established");
+	ASSERT_EQ(c.rows[2].ports[CP_BUCKET_SYN_SENT], 1, "id 7 pid 200: 1 SYN_SENT");
+	ASSERT_EQ(c.rows[2].ranged, 1, "id 7 pid 200: its own range");
+
+	/* The dump: port 80 (id 7) has 1 socket with sk_storage; port 443 (id 3) none. Holders:
+	 * (80, 100) is known with its comm and 1 port of its own; (80, 200) has no entry. */
+	add_dest(&dests, 80, 1);
+	add_dest(&dests, 443, 0);
+	add_holder(&holders, 443, 100, 0, "curl");
+	add_holder(&holders, 80, 100, 1, "curl");
+	ASSERT_EQ(census__merge(&c, &dests, ids, &holders, &names), 0, "merge");
+	ASSERT_EQ(dest_of(&dests, 80)->established, 3, "port 80: sk_storage's 1 + 2 slots");
+	ASSERT_EQ(dest_of(&dests, 80)->syn_sent, 1, "port 80: SYN_SENT");
+	ASSERT_EQ(dest_of(&dests, 80)->ranged, 1, "port 80: ranged");
+	ASSERT_EQ(dest_of(&dests, 80)->connects, 10, "port 80: connects untouched");
+	ASSERT_EQ(dest_of(&dests, 443)->other, 1, "port 443: FIN_WAIT");
+	ASSERT_EQ(holder(&holders, 80, 100)->ports, 3, "holder (80, 100): 1 + 2 slots");
+	ASSERT_STREQ(holder(&holders, 80, 100)->comm, "curl", "holder (80, 100): its comm kept");
+	ASSERT_EQ(holder(&holders, 80, 200) ? holder(&holders, 80, 200)->ports : -1, 1,
+		  "holder (80, 200): appended, its slot counted");
+	ASSERT_EQ(holders.n, 3, "holders: 3 entries, sorted");
+	ASSERT_EQ(names.n, 2, "names: both ids");
+	census__free(&c);
+
+	/* Next pass: port 443's entry was pruned while a socket (id 3) still has its slot. Its
+	 * row comes back from the name kept. An id nobody ever named is reported, not shown. */
+	map_dump__free(&dests);
+	dests.key_size = sizeof(struct cp_dest_key);
+	dests.val_size = sizeof(struct cp_dest_stats);
+	map_dump__free(&holders);
+	holders.key_size = sizeof(struct cp_holder_key);
+	holders.val_size = sizeof(struct cp_holder_val);
+	add_dest(&dests, 80, 0);
+	ids[0] = 7;
+	fill(1, 1001, 3, 100, 0, CP_BUCKET_OTHER);
+	fill(2, 1002, 99, 100, 0, CP_BUCKET_ESTABLISHED);
+	ASSERT_EQ(census__take(&c, slots, 16), 0, "take again");
+	ASSERT_EQ(census__merge(&c, &dests, ids, &holders, &names), 0, "merge again");
+	ASSERT_EQ(dests.n, 2, "pruned destination appended");
+	ASSERT_EQ(dest_of(&dests, 443) ? dest_of(&dests, 443)->other : -1, 1,
+		  "pruned destination: its slot still counted");
+	ASSERT_EQ(c.unnamed, 1, "a slot naming an unknown id: reported");
+	ASSERT_EQ(names.n, 2, "names: id 7 from the dump, id 3 kept for its slot");
+	census__free(&c);
+
+	/* Once no slot names it, the name goes. */
+	map_dump__free(&dests);
+	dests.key_size = sizeof(struct cp_dest_key);
+	dests.val_size = sizeof(struct cp_dest_stats);
+	add_dest(&dests, 80, 0);
+	fill(1, 0, 0, 0, 0, 0);
+	ASSERT_EQ(census__take(&c, slots, 16), 0, "take a third time");
+	ASSERT_EQ(census__merge(&c, &dests, ids, &holders, &names), 0, "merge a third time");
+	ASSERT_EQ(names.n, 1, "names: the pruned id forgotten");
+	census__free(&c);
+
+	dest_names__free(&names);
+	map_dump__free(&dests);
+	map_dump__free(&holders);
+	return unit_failed;
+}

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0
+/* census.c: counting the live slots of sock_slots and adding them to the dumps (census.h). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include "census.h"
+
+/* One live slot as read. */
+struct slot_seen {
+	__u64 who;		/* dest_id << 32 | pid: sorts by destination, then process */
+	__u32 owner;
+};
+
+static int cmp_seen(const void *a, const void *b)
+{
+	const struct slot_seen *x = a, *y = b;
+
+	return x->who < y->who ? -1 : x->who > y->who;
+}
+
+/* Read one slot that the kernel may be writing: its fields are taken only when the cookie
+ * and dest_id are the same before and after (the kernel writes dest_id last when it fills a
+ * slot and first when it frees one). */
+static bool read_slot(const struct cp_sock_slot *slot, struct slot_seen *out)
+{
+	const volatile struct cp_sock_slot *s = slot;
+	__u64 cookie = s->cookie;
+	__u32 id, owner;
+
+	if (!cookie)
+		return false;
+	id = s->dest_id;
+	if (!id)
+		return false;	/* claimed, not filled yet */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	owner = s->owner;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (s->dest_id != id || s->cookie != cookie)
+		return false;
+	out->who = (__u64)id << 32 | CP_SLOT_PID(owner);
+	out->owner = owner;
+	return true;
+}
+
+int census__take(struct census *c, const struct cp_sock_slot *slots, size_t n)
+{
+	struct slot_seen *seen = NULL, one;
+	size_t n_seen = 0, cap = 0, i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < n; i++) {
+		if (!read_slot(&slots[i], &one))
+			continue;
+		if (n_seen == cap) {
+			size_t want = cap ? cap * 2 : 1024;
+			struct slot_seen *p = realloc(seen, want * sizeof(*seen));
+
+			if (!p) {
+				free(seen);
+				return -ENOMEM;
+			}
+			seen = p;
+			cap = want;
+		}
+		seen[n_seen++] = one;
+	}
+	qsort(seen, n_seen, sizeof(*seen), cmp_seen);
+	c->rows = calloc(n_seen + 1, sizeof(*c->rows));
+	if (!c->rows) {
+		free(seen);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n_seen; i++) {
+		struct census_row *r = c->n ? &c->rows[c->n - 1] : NULL;
+
+		if (!r || ((__u64)r->dest_id << 32 | r->pid) != seen[i].who) {
+			r = &c->rows[c->n++];
+			r->dest_id = seen[i].who >> 32;
+			r->pid = (__u32)seen[i].who;
+		}
+		r->ports[CP_SLOT_BUCKET(seen[i].owner)]++;
+		r->ranged += !!(CP_SLOT_FLAGS(seen[i].owner) & CP_SLOT_RANGED);
+	}
+	free(seen);
+	return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	const struct dest_name *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static const struct dest_name *name_of(const struct dest_names *names, __u32 id)
+{
+	struct dest_name probe = { .id = id };
+
+	return bsearch(&probe, names->v, names->n, sizeof(*names->v), cmp_name);
+}
+
+/* This pass's names: every entry of the dump, and the earlier names that slots still use. */
+static int names_update(struct dest_names *names, const struct map_dump *dests,
+			const __u32 *ids, size_t n_dumped, const struct census *c)
+{
+	struct dest_names now = {}, dumped;
+	size_t i;
+
+	now.v = malloc((n_dumped + c->n + 1) * sizeof(*now.v));
+	if (!now.v)
+		return -ENOMEM;
+	for (i = 0; i < n_dumped; i++) {
+		if (!ids[i])
+			continue;	/* made by the iterator or sk_storage only: no slot names it */
+		now.v[now.n].id = ids[i];
+		now.v[now.n].pad = 0;
+		now.v[now.n].key = *(const struct cp_dest_key *)map_dump__key(dests, i);
+		now.n++;
+	}
+	qsort(now.v, now.n, sizeof(*now.v), cmp_name);
+	dumped = now;	/* the sorted part, while names are added after it */
+	for (i = 0; i < c->n; i++) {
+		const struct dest_name *old;
+
+		if ((i && c->rows[i - 1].dest_id == c->rows[i].dest_id) ||
+		    name_of(&dumped, c->rows[i].dest_id))
+			continue;
+		old = name_of(names, c->rows[i].dest_id);
+		if (old)
+			now.v[now.n++] = *old;	/* its entry was pruned: the name stays */
+	}
+	qsort(now.v, now.n, sizeof(*now.v), cmp_name);
+	dest_names__free(names);
+	*names = now;
+	return 0;
+}
+
+/* A dump position by destination id. */
+struct id_pos {
+	__u32 id;
+	__u32 pos;
+};
+
+static int cmp_id_pos(const void *a, const void *b)
+{
+	const struct id_pos *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The folded value of a destination in dests; appended (zero) when its entry is gone. */
+static struct cp_dest_stats *dest_val(struct map_dump *dests, const struct id_pos *index,
+				      size_t n_index, const struct dest_name *name)
+{
+	static const struct cp_dest_stats zero;
+	struct id_pos probe = { .id = name->id }, *at;
+
+	at = bsearch(&probe, index, n_index, sizeof(*index), cmp_id_pos);
+	if (at)
+		return map_dump__val(dests, at->pos);
+	/* A pruned entry that slots still name (rare): the key may be back under a new id. */
+	for (size_t i = 0; i < dests->n; i++)
+		if (!memcmp(map_dump__key(dests, i), &name->key, sizeof(name->key)))
+			return map_dump__val(dests, i);
+	if (map_dump__append(dests, &name->key, &zero))
+		return NULL;
+	return map_dump__val(dests, dests->n - 1);
+}
+
+/* Sort a holder_ports dump and sum entries with the same key (appended ones). */
+static int holders_sort(struct map_dump *holders)
+{
+	size_t out = 0;
+	int err = map_dump__sort(holders);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < holders->n; i++) {
+		struct cp_holder_val *v = map_dump__val(holders, i);
+
+		if (out && !memcmp(map_dump__key(holders, out - 1), map_dump__key(holders, i),
+				   holders->key_size)) {
+			((struct cp_holder_val *)map_dump__val(holders, out - 1))->ports += v->ports;
+			continue;
+		}
+		if (out != i) {
+			memcpy(map_dump__key(holders, out), map_dump__key(holders, i),
+			       holders->key_size);
+			memcpy(map_dump__val(holders, out), v, holders->val_size);
+		}
+		out++;
+	}
+	holders->n = out;
+	return 0;
+}
+
+int census__merge(struct census *c, struct map_dump *dests, const __u32 *ids,
+		  struct map_dump *holders, struct dest_names *names)
+{
+	size_t n_dumped = dests->n, n_index = 0, i;
+	struct map_dump extra = { .key_size = holders->key_size, .val_size = holders->val_size };
+	struct cp_dest_stats *v = NULL;
+	struct id_pos *index;
+	int err;
+
+	err = names_update(names, dests, ids, n_dumped, c);
+	if (err)
+		return err;
+	err = map_dump__sort(holders);
+	if (err)
+		return err;
+	index = malloc((n_dumped + 1) * sizeof(*index));
+	if (!index)
+		return -ENOMEM;
+	for (i = 0; i < n_dumped; i++)
+		if (ids[i])
+			index[n_index++] = (struct id_pos){ .id = ids[i], .pos = i };
+	qsort(index, n_index, sizeof(*index), cmp_id_pos);
+	for (i = 0; i < c->n; i++) {
+		const struct census_row *r = &c->rows[i];
+		__u64 ports = r->ports[CP_BUCKET_SYN_SENT] + r->ports[CP_BUCKET_ESTABLISHED] +
+			      r->ports[CP_BUCKET_OTHER];
+		const struct dest_name *name = name_of(names, r->dest_id);
+		struct cp_holder_key hk = {};
+		struct cp_holder_val *hv;
+
+		if (!name) {
+			c->unnamed += ports;
+			continue;
+		}
+		if (!i || c->rows[i - 1].dest_id != r->dest_id)
+			v = dest_val(dests, index, n_index, name);
+		if (v) {
+			v->syn_sent += r->ports[CP_BUCKET_SYN_SENT];
+			v->established += r->ports[CP_BUCKET_ESTABLISHED];
+			v->other += r->ports[CP_BUCKET_OTHER];
+			v->ranged += r->ranged;
+		}
+		hk.dest = name->key;
+		hk.pid = r->pid;
+		hv = map_dump__find(holders, &hk);
+		if (hv) {
+			hv->ports = (hv->ports > 0 ? hv->ports : 0) + ports;
+		} else {
+			/* No entry (pruned meanwhile, or the map was full): the ports count,
+			 * the comm is unknown. */
+			struct cp_holder_val nv = { .ports = ports };
+
+			err = map_dump__append(&extra, &hk, &nv);
+			if (err)
+				break;
+		}
+	}
+	for (i = 0; !err && i < extra.n; i++)
+		err = map_dump__append(holders, map_dump__key(&extra, i), map_dump__val(&extra, i));
+	if (!err && extra.n)
+		err = holders_sort(holders);
+	map_dump__free(&extra);
+	free(index);
+	return err;
+}
+
+void census__free(struct census *c)
+{
+	free(c->rows);
+	memset(c, 0, sizeof(*c));
+}
+
+void dest_names__free(struct dest_names *names)
+{
+	free(names->v);
+	names->v = NULL;
+	names->n = 0;
+}
