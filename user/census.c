@@ -43,35 +43,36 @@ static bool read_slot(const struct cp_sock_slot *slot, struct slot_seen *out)
 	return true;
 }
 
-int census__take(struct census *c, const struct cp_sock_slot *slots, size_t n)
+int census__add(struct census *c, const struct cp_sock_slot *slots, size_t n)
 {
-	struct slot_seen *seen = NULL, one;
-	size_t n_seen = 0, cap = 0, i;
+	struct slot_seen one;
 
-	memset(c, 0, sizeof(*c));
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (!read_slot(&slots[i], &one))
 			continue;
-		if (n_seen == cap) {
-			size_t want = cap ? cap * 2 : 1024;
-			struct slot_seen *p = realloc(seen, want * sizeof(*seen));
+		if (c->n_seen == c->cap_seen) {
+			size_t want = c->cap_seen ? c->cap_seen * 2 : 1024;
+			struct slot_seen *p = realloc(c->seen, want * sizeof(*p));
 
-			if (!p) {
-				free(seen);
+			if (!p)
 				return -ENOMEM;
-			}
-			seen = p;
-			cap = want;
+			c->seen = p;
+			c->cap_seen = want;
 		}
-		seen[n_seen++] = one;
+		c->seen[c->n_seen++] = one;
 	}
-	qsort(seen, n_seen, sizeof(*seen), cmp_seen);
-	c->rows = calloc(n_seen + 1, sizeof(*c->rows));
-	if (!c->rows) {
-		free(seen);
+	return 0;
+}
+
+int census__finish(struct census *c)
+{
+	const struct slot_seen *seen = c->seen;
+
+	qsort(c->seen, c->n_seen, sizeof(*c->seen), cmp_seen);
+	c->rows = calloc(c->n_seen + 1, sizeof(*c->rows));
+	if (!c->rows)
 		return -ENOMEM;
-	}
-	for (i = 0; i < n_seen; i++) {
+	for (size_t i = 0; i < c->n_seen; i++) {
 		struct census_row *r = c->n ? &c->rows[c->n - 1] : NULL;
 
 		if (!r || ((__u64)r->dest_id << 32 | r->pid) != seen[i].who) {
@@ -82,8 +83,19 @@ int census__take(struct census *c, const struct cp_sock_slot *slots, size_t n)
 		r->ports[CP_SLOT_BUCKET(seen[i].owner)]++;
 		r->ranged += !!(CP_SLOT_FLAGS(seen[i].owner) & CP_SLOT_RANGED);
 	}
-	free(seen);
+	free(c->seen);
+	c->seen = NULL;
+	c->n_seen = c->cap_seen = 0;
 	return 0;
+}
+
+int census__take(struct census *c, const struct cp_sock_slot *slots, size_t n)
+{
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	err = census__add(c, slots, n);
+	return err ? err : census__finish(c);
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -264,6 +276,7 @@ int census__merge(struct census *c, struct map_dump *dests, const __u32 *ids,
 void census__free(struct census *c)
 {
 	free(c->rows);
+	free(c->seen);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -32,14 +32,21 @@ struct dest_names {
 	size_t n;
 };
 
+struct slot_seen;
+
 struct census {
 	struct census_row *rows;	/* sorted by (dest_id, pid) */
 	size_t n;
+	struct slot_seen *seen;		/* live slots read, until census__finish() */
+	size_t n_seen, cap_seen;
 	__u64 unnamed;		/* ports of slots whose destination id is unknown (a bug) */
 };
 
 /* Count the live slots of slots[0..n) (a slot being written meanwhile is skipped: it is
- * counted at the next pass). */
+ * counted at the next pass): census__add() once per part of the array, from a zeroed
+ * census, then census__finish(); census__take() for an array in one piece. */
+int census__add(struct census *c, const struct cp_sock_slot *slots, size_t n);
+int census__finish(struct census *c);
 int census__take(struct census *c, const struct cp_sock_slot *slots, size_t n);
 /*
  * Add the census to a folded dest_stats dump (ids: each entry's id, from the fold) and to a

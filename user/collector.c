@@ -896,13 +896,19 @@ static int dump_maps(const struct loader *ld, struct pass_data *pd, bool tw_full
 	return 0;
 }
 
+static int census_add(void *cen, const struct cp_sock_slot *slots, size_t n)
+{
+	return census__add(cen, slots, n);
+}
+
 /* Add the sockets that have a slot (the census) to the gauges and holders just read. */
 static int add_census(struct collector *c, struct pass_data *pd)
 {
-	const struct loader *ld = c->o.loader;
-	struct census cen;
-	int err = census__take(&cen, ld->slots, ld->sock_slots);
+	struct census cen = {};
+	int err = loader__read_slots(c->o.loader, census_add, &cen);
 
+	if (!err)
+		err = census__finish(&cen);
 	if (!err)
 		err = census__merge(&cen, &pd->dests, pd->dest_ids, &pd->holders, &c->names);
 	if (!err && cen.unnamed > c->unnamed_warned) {

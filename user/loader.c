@@ -134,23 +134,34 @@ static void size_maps(struct connpressure_bpf *skel, const struct cp_config *cfg
 	skel->rodata->sock_slot_mask = cfg->sock_slots - 1;
 }
 
-/* sock_slots, read-only: the census reads it every pass without a copy. */
-static int map_slots(struct loader *ld)
+/* Slots mapped at a time: the census reads sock_slots a window at a time, so that its pages
+ * are in the process's memory (RSS) only while they are read, not the whole map (4 MB by
+ * default) for the life of the process. */
+#define SLOT_WINDOW (256 * 1024 / sizeof(struct cp_sock_slot))
+
+int loader__read_slots(const struct loader *ld, slot_window_fn fn, void *arg)
 {
+	int fd = bpf_map__fd(ld->skel->maps.sock_slots);
 	size_t page = sysconf(_SC_PAGESIZE);
-	void *p;
+	int err = 0;
 
-	ld->slots_len = ((size_t)ld->sock_slots * sizeof(struct cp_sock_slot) + page - 1) &
-			~(page - 1);
-	p = mmap(NULL, ld->slots_len, PROT_READ, MAP_SHARED,
-		 bpf_map__fd(ld->skel->maps.sock_slots), 0);
-	if (p == MAP_FAILED) {
-		int err = -errno;
+	for (size_t first = 0; !err && first < ld->sock_slots; first += SLOT_WINDOW) {
+		size_t n = ld->sock_slots - first < SLOT_WINDOW ? ld->sock_slots - first : SLOT_WINDOW;
+		size_t len = (n * sizeof(struct cp_sock_slot) + page - 1) & ~(page - 1);
+		void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd,
+			       first * sizeof(struct cp_sock_slot));
 
-		log_err("mapping sock_slots: %s", strerror(-err));
-		return err;
+		if (p == MAP_FAILED)
+			return -errno;
+		err = fn(arg, p, n);
+		munmap(p, len);
 	}
-	ld->slots = p;
+	return err;
+}
+
+static int no_op(void *arg, const struct cp_sock_slot *slots, size_t n)
+{
+	(void)arg, (void)slots, (void)n;
 	return 0;
 }
 
@@ -265,9 +276,11 @@ int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_net
 		log_err("loading BPF programs: %s (run with -vv for the verifier log)", strerror(-err));
 		goto out_destroy;
 	}
-	err = map_slots(ld);
-	if (err)
+	err = loader__read_slots(ld, no_op, NULL);	/* fail now, not at the first pass */
+	if (err) {
+		log_err("mapping sock_slots: %s", strerror(-err));
 		goto out_destroy;
+	}
 	/* With -n, the hooks account for that netns only: other namespaces' sockets neither
 	 * cost map entries nor fill the maps. */
 	skel->bss->only_netns = only_netns;
@@ -286,9 +299,6 @@ int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_net
 	return 0;
 
 out_destroy:
-	if (ld->slots)
-		munmap((void *)ld->slots, ld->slots_len);
-	ld->slots = NULL;
 	connpressure_bpf__destroy(skel);
 	ld->skel = NULL;
 out_close_cgroup:
@@ -302,9 +312,6 @@ void loader__stop(struct loader *ld)
 	syscalls_bpf__destroy(ld->sys);
 	ld->sys = NULL;
 	ld->sys_armed = false;
-	if (ld->slots)
-		munmap((void *)ld->slots, ld->slots_len);
-	ld->slots = NULL;
 	connpressure_bpf__destroy(ld->skel);	/* destroys every link the skeleton holds */
 	ld->skel = NULL;
 	if (ld->cgroup_fd >= 0)

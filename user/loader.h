@@ -17,8 +17,6 @@ struct loader {
 	int cgroup_fd;
 	char cgroup_path[256];
 	__u32 sock_slots;		/* --sock-slots */
-	const struct cp_sock_slot *slots;	/* sock_slots, mapped read-only */
-	size_t slots_len;
 };
 
 /* What the kernel side lost since load (JSON "lost"). */
@@ -41,6 +39,9 @@ void loader__stop(struct loader *ld);
 int loader__arm_syscalls(struct loader *ld, bool on);
 int loader__read_counters(const struct loader *ld, __u64 out[], int n);
 int loader__read_lost(const struct loader *ld, struct cp_lost *lost);
+/* Call fn on every slot of sock_slots, a window of the map (mapped read-only) at a time. */
+typedef int (*slot_window_fn)(void *arg, const struct cp_sock_slot *slots, size_t n);
+int loader__read_slots(const struct loader *ld, slot_window_fn fn, void *arg);
 /* A new iter/tcp file descriptor, scoped to the calling thread's netns. */
 int loader__iter_fd(const struct loader *ld);
 /* iter/udp over the calling thread's netns, or -EOPNOTSUPP on kernels without it. */
