@@ -460,6 +460,7 @@ static void count_model_tw(struct collector *c, const struct map_dump *tw)
 struct pass_data {
 	struct map_dump dests, holders, tw, tw_added, binds, fails;
 	__u32 *dest_ids;		/* each dests entry's id, as read */
+	struct census cen;		/* the live slots, counted before the maps are read */
 	struct holders hold;		/* ports per (destination, pid), TIME_WAIT included */
 };
 
@@ -901,24 +902,27 @@ static int census_add(void *cen, const struct cp_sock_slot *slots, size_t n)
 	return census__add(cen, slots, n);
 }
 
-/* Add the sockets that have a slot (the census) to the gauges and holders just read. */
+/* Count the live slots: before the maps are read, so that every destination id a slot
+ * names was in dest_stats already (its entry is made before the slot names it). */
+static int take_census(struct collector *c, struct pass_data *pd)
+{
+	int err = loader__read_slots(c->o.loader, census_add, &pd->cen);
+
+	return err ? err : census__finish(&pd->cen);
+}
+
+/* Add the census to the gauges and holders just read. */
 static int add_census(struct collector *c, struct pass_data *pd)
 {
-	struct census cen = {};
-	int err = loader__read_slots(c->o.loader, census_add, &cen);
+	int err = census__merge(&pd->cen, &pd->dests, pd->dest_ids, &pd->holders, &c->names);
 
-	if (!err)
-		err = census__finish(&cen);
-	if (!err)
-		err = census__merge(&cen, &pd->dests, pd->dest_ids, &pd->holders, &c->names);
-	if (!err && cen.unnamed > c->unnamed_warned) {
-		/* Cannot happen by design (ids are never reused, names outlive their entries):
-		 * say so rather than show fewer ports. */
+	if (!err && pd->cen.unnamed > c->unnamed_warned) {
+		/* Cannot happen by design (the census runs first, ids are never reused, names
+		 * outlive their entries): say so rather than show fewer ports. */
 		log_warn("%llu ports in slots name an unknown destination: not shown",
-			 (unsigned long long)cen.unnamed);
-		c->unnamed_warned = cen.unnamed;
+			 (unsigned long long)pd->cen.unnamed);
+		c->unnamed_warned = pd->cen.unnamed;
 	}
-	census__free(&cen);
 	return err;
 }
 
@@ -973,6 +977,7 @@ static void pass_data_free(struct pass_data *pd)
 	map_dump__free(&pd->binds);
 	map_dump__free(&pd->fails);
 	free(pd->dest_ids);
+	census__free(&pd->cen);
 	holders__free(&pd->hold);
 }
 
@@ -1031,7 +1036,9 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		goto out;
 
 	c->tw_full = tw_full_read_due(c, work, list.n, now);
-	err = dump_maps(c->o.loader, &pd, c->tw_full);
+	err = take_census(c, &pd);
+	if (!err)
+		err = dump_maps(c->o.loader, &pd, c->tw_full);
 	if (err) {
 		log_err("reading BPF maps: %s", strerror(-err));
 		goto out;
