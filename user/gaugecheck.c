@@ -48,25 +48,6 @@ static int gauge_of(int state)
 	return GAUGE_OTHER;
 }
 
-/* The value of key k in a dump sorted by key, or NULL. */
-static const void *dump_find(const struct map_dump *d, const struct cp_dest_key *k)
-{
-	size_t lo = 0, hi = d->n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int r = cmp_dest(map_dump__key(d, mid), k);
-
-		if (!r)
-			return map_dump__val(d, mid);
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 static struct gauge_offset *offset_find(const struct gaugecheck *g, const struct cp_dest_key *k)
 {
 	return bsearch(k, g->v, g->n, sizeof(*g->v), cmp_dest);
@@ -135,7 +116,7 @@ __u64 gaugecheck__check(struct gaugecheck *g, __u64 cookie, struct cp_iter_rec *
 			ti++;	/* sockets of destinations without an entry: not in the gauges */
 		if (ti < nt && r == 0)
 			count_dest(t, nt, &ti, truth);
-		before = dump_find(&g->prev, k);
+		before = map_dump__find(&g->prev, k);
 		if (!before || memcmp(before, v, sizeof(*v)))
 			continue;	/* busy around the check (or new): not comparable */
 		gauge[GAUGE_SYN_SENT] = v->syn_sent;
@@ -169,7 +150,7 @@ int gaugecheck__end_pass(struct gaugecheck *g, const struct map_dump *dests)
 	size_t keep = 0;
 
 	for (size_t i = 0; i < g->n; i++)	/* still sorted: order is kept */
-		if (dump_find(dests, &g->v[i].key))
+		if (map_dump__find(dests, &g->v[i].key))
 			g->v[keep++] = g->v[i];
 	g->n = keep;
 	map_dump__free(&g->prev);

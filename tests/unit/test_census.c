@@ -38,6 +38,19 @@ static void add_holder(struct map_dump *d, __u16 dport, __u32 pid, __s64 ports, 
 	map_dump__append(d, &k, &v);
 }
 
+/* Empty dumps of dest_stats (folded) and holder_ports, as the collector reads them. */
+static void reset(struct map_dump *dests, struct map_dump *holders)
+{
+	map_dump__free(dests);
+	dests->key_size = sizeof(struct cp_dest_key);
+	dests->val_size = sizeof(struct cp_dest_stats);
+	if (!holders)
+		return;
+	map_dump__free(holders);
+	holders->key_size = sizeof(struct cp_holder_key);
+	holders->val_size = sizeof(struct cp_holder_val);
+}
+
 static const struct cp_holder_val *holder(const struct map_dump *d, __u16 dport, __u32 pid)
 {
 	struct cp_holder_key k = { .dest = dest(dport), .pid = pid };
@@ -55,13 +68,12 @@ static const struct cp_dest_stats *dest_of(const struct map_dump *d, __u16 dport
 
 int main(void)
 {
-	struct map_dump dests = { .key_size = sizeof(struct cp_dest_key),
-				  .val_size = sizeof(struct cp_dest_stats) };
-	struct map_dump holders = { .key_size = sizeof(struct cp_holder_key),
-				    .val_size = sizeof(struct cp_holder_val) };
+	struct map_dump dests = {}, holders = {};
 	struct dest_names names = {};
 	struct census c;
 	__u32 ids[2] = { 7, 3 };
+
+	reset(&dests, &holders);
 
 	/* Destination id 7 (port 80): 2 established of pid 100, 1 SYN_SENT of pid 200 with its
 	 * own range; id 3 (port 443): 1 in FIN_WAIT of pid 100. A slot claimed but not filled
@@ -103,12 +115,7 @@ int main(void)
 
 	/* Next pass: port 443's entry was pruned while a socket (id 3) still has its slot. Its
 	 * row comes back from the name kept. An id nobody ever named is reported, not shown. */
-	map_dump__free(&dests);
-	dests.key_size = sizeof(struct cp_dest_key);
-	dests.val_size = sizeof(struct cp_dest_stats);
-	map_dump__free(&holders);
-	holders.key_size = sizeof(struct cp_holder_key);
-	holders.val_size = sizeof(struct cp_holder_val);
+	reset(&dests, &holders);
 	add_dest(&dests, 80, 0);
 	ids[0] = 7;
 	fill(1, 1001, 3, 100, 0, CP_BUCKET_OTHER);
@@ -123,9 +130,7 @@ int main(void)
 	census__free(&c);
 
 	/* Once no slot names it, the name goes. */
-	map_dump__free(&dests);
-	dests.key_size = sizeof(struct cp_dest_key);
-	dests.val_size = sizeof(struct cp_dest_stats);
+	reset(&dests, NULL);
 	add_dest(&dests, 80, 0);
 	fill(1, 0, 0, 0, 0, 0);
 	ASSERT_EQ(census__take(&c, slots, 16), 0, "take a third time");
