@@ -8,16 +8,9 @@
 
 /* One live slot as read. */
 struct slot_seen {
-	__u64 who;		/* dest_id << 32 | pid: sorts by destination, then process */
+	__u32 dest_id;
 	__u32 owner;
 };
-
-static int cmp_seen(const void *a, const void *b)
-{
-	const struct slot_seen *x = a, *y = b;
-
-	return x->who < y->who ? -1 : x->who > y->who;
-}
 
 /* Read one slot that the kernel may be writing: its fields are taken only when the cookie
  * and dest_id are the same before and after (the kernel writes dest_id last when it fills a
@@ -38,9 +31,61 @@ static bool read_slot(const struct cp_sock_slot *slot, struct slot_seen *out)
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (s->dest_id != id || s->cookie != cookie)
 		return false;
-	out->who = (__u64)id << 32 | CP_SLOT_PID(owner);
+	out->dest_id = id;
 	out->owner = owner;
 	return true;
+}
+
+static size_t hash_row(__u32 dest_id, __u32 pid, size_t mask)
+{
+	__u64 h = ((__u64)dest_id << 32 | pid) * 0x9E3779B97F4A7C15ULL;	/* Fibonacci hashing */
+
+	return (size_t)(h >> 32) & mask;
+}
+
+/* The index slot of (dest_id, pid): its row's, or the empty one where it goes. */
+static __u32 *index_at(const struct census *c, __u32 dest_id, __u32 pid)
+{
+	size_t i = hash_row(dest_id, pid, c->index_mask);
+
+	for (;; i = (i + 1) & c->index_mask) {
+		const struct census_row *r;
+
+		if (!c->index[i])
+			return &c->index[i];
+		r = &c->rows[c->index[i] - 1];
+		if (r->dest_id == dest_id && r->pid == pid)
+			return &c->index[i];
+	}
+}
+
+/* Room for one more row, with the index at most half full. */
+static int make_room(struct census *c)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct census_row *p = realloc(c->rows, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		c->rows = p;
+		c->cap = cap;
+	}
+	if (!c->index || (c->n + 1) * 2 > c->index_mask + 1) {
+		size_t size = c->index ? (c->index_mask + 1) * 2 : 1024;
+		__u32 *old = c->index;
+
+		c->index = calloc(size, sizeof(*c->index));
+		if (!c->index) {
+			c->index = old;
+			return -ENOMEM;
+		}
+		c->index_mask = size - 1;
+		for (size_t i = 0; i < c->n; i++)
+			*index_at(c, c->rows[i].dest_id, c->rows[i].pid) = i + 1;
+		free(old);
+	}
+	return 0;
 }
 
 int census__add(struct census *c, const struct cp_sock_slot *slots, size_t n)
@@ -48,44 +93,47 @@ int census__add(struct census *c, const struct cp_sock_slot *slots, size_t n)
 	struct slot_seen one;
 
 	for (size_t i = 0; i < n; i++) {
+		struct census_row *r;
+		__u32 *at, pid;
+		int err;
+
 		if (!read_slot(&slots[i], &one))
 			continue;
-		if (c->n_seen == c->cap_seen) {
-			size_t want = c->cap_seen ? c->cap_seen * 2 : 1024;
-			struct slot_seen *p = realloc(c->seen, want * sizeof(*p));
-
-			if (!p)
-				return -ENOMEM;
-			c->seen = p;
-			c->cap_seen = want;
+		pid = CP_SLOT_PID(one.owner);
+		at = c->index ? index_at(c, one.dest_id, pid) : NULL;
+		if (!at || !*at) {
+			err = make_room(c);
+			if (err)
+				return err;
+			at = index_at(c, one.dest_id, pid);	/* the index may have grown */
+			r = &c->rows[c->n++];
+			memset(r, 0, sizeof(*r));
+			r->dest_id = one.dest_id;
+			r->pid = pid;
+			*at = c->n;
 		}
-		c->seen[c->n_seen++] = one;
+		r = &c->rows[*at - 1];
+		r->ports[CP_SLOT_BUCKET(one.owner)]++;
+		r->ranged += !!(CP_SLOT_FLAGS(one.owner) & CP_SLOT_RANGED);
 	}
 	return 0;
 }
 
+static int cmp_row(const void *a, const void *b)
+{
+	const struct census_row *x = a, *y = b;
+
+	if (x->dest_id != y->dest_id)
+		return x->dest_id < y->dest_id ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
 int census__finish(struct census *c)
 {
-	const struct slot_seen *seen = c->seen;
-
-	qsort(c->seen, c->n_seen, sizeof(*c->seen), cmp_seen);
-	c->rows = calloc(c->n_seen + 1, sizeof(*c->rows));
-	if (!c->rows)
-		return -ENOMEM;
-	for (size_t i = 0; i < c->n_seen; i++) {
-		struct census_row *r = c->n ? &c->rows[c->n - 1] : NULL;
-
-		if (!r || ((__u64)r->dest_id << 32 | r->pid) != seen[i].who) {
-			r = &c->rows[c->n++];
-			r->dest_id = seen[i].who >> 32;
-			r->pid = (__u32)seen[i].who;
-		}
-		r->ports[CP_SLOT_BUCKET(seen[i].owner)]++;
-		r->ranged += !!(CP_SLOT_FLAGS(seen[i].owner) & CP_SLOT_RANGED);
-	}
-	free(c->seen);
-	c->seen = NULL;
-	c->n_seen = c->cap_seen = 0;
+	free(c->index);
+	c->index = NULL;
+	c->index_mask = 0;
+	qsort(c->rows, c->n, sizeof(*c->rows), cmp_row);
 	return 0;
 }
 
@@ -276,7 +324,7 @@ int census__merge(struct census *c, struct map_dump *dests, const __u32 *ids,
 void census__free(struct census *c)
 {
 	free(c->rows);
-	free(c->seen);
+	free(c->index);
 	memset(c, 0, sizeof(*c));
 }
 

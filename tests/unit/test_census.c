@@ -66,6 +66,52 @@ static const struct cp_dest_stats *dest_of(const struct map_dump *d, __u16 dport
 	return NULL;
 }
 
+/* Many (destination, process) pairs over several parts of the array: the index that finds
+ * a pair's row grows meanwhile and every count stays whole. */
+static void test_many_rows(void)
+{
+	enum { N_SLOTS = 40000, N_DESTS = 1500, N_PIDS = 3, PART = 4096 };
+	struct cp_sock_slot *big = calloc(N_SLOTS, sizeof(*big));
+	__u32 per_row[N_DESTS * N_PIDS] = {};
+	struct census c = {};
+	size_t wrong = 0, total = 0, live = 0;
+	int err = 0;
+
+	if (!big) {
+		ASSERT_EQ(1, 0, "calloc");
+		return;
+	}
+	for (__u32 i = 0; i < N_SLOTS; i++) {
+		__u32 d = i % N_DESTS, p = i / N_DESTS % N_PIDS;
+
+		if (i % 7 == 6)
+			continue;	/* a free slot */
+		live++;
+		big[i].cookie = i + 1;
+		big[i].dest_id = d + 1;
+		big[i].owner = CP_SLOT_OWNER(1000 + p, 0, CP_BUCKET_ESTABLISHED);
+		per_row[d * N_PIDS + p]++;
+	}
+	for (size_t at = 0; at < N_SLOTS && !err; at += PART)
+		err = census__add(&c, big + at, at + PART <= N_SLOTS ? PART : N_SLOTS - at);
+	ASSERT_EQ(err, 0, "many rows: added in parts");
+	ASSERT_EQ(census__finish(&c), 0, "many rows: finish");
+	ASSERT_EQ(c.n, N_DESTS * N_PIDS, "many rows: one row per (destination id, pid)");
+	for (size_t i = 0; i < c.n; i++) {
+		const struct census_row *r = &c.rows[i];
+		__u32 want = per_row[(r->dest_id - 1) * N_PIDS + (r->pid - 1000)];
+
+		wrong += r->ports[CP_BUCKET_ESTABLISHED] != want;
+		wrong += i && (c.rows[i - 1].dest_id > r->dest_id ||
+			       (c.rows[i - 1].dest_id == r->dest_id && c.rows[i - 1].pid >= r->pid));
+		total += r->ports[CP_BUCKET_ESTABLISHED];
+	}
+	ASSERT_EQ(wrong, 0, "many rows: every row's count right, rows in order");
+	ASSERT_EQ(total, live, "many rows: every live slot counted once");
+	census__free(&c);
+	free(big);
+}
+
 int main(void)
 {
 	struct map_dump dests = {}, holders = {};
@@ -141,5 +187,6 @@ int main(void)
 	dest_names__free(&names);
 	map_dump__free(&dests);
 	map_dump__free(&holders);
+	test_many_rows();
 	return unit_failed;
 }
