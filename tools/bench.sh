@@ -50,7 +50,10 @@
 #   rss        the tracer's peak RSS (VmHWM), largest over rounds.
 #   lost       events the tracer reported lost on stderr ("lost N events"), summed.
 #   errs       failed connects of the load generator in traced runs (out of ports, etc.).
-#   notes      quiet=q/n: n samples (traced run + its two untraced neighbours), q of them quiet; the
+#   notes      median 90% CI lo-hi: where the median ratio lies with 90% confidence (bootstrap over
+#              the rounds; from 3 rounds on). A tracer whose interval reaches the control's median
+#              is not measurably slower than no tracer at all in this run.
+#              quiet=q/n: n samples (traced run + its two untraced neighbours), q of them quiet; the
 #              columns before use the quiet samples only, or all of them, marked NOISY, when none
 #              was quiet. A run is noisy when anything besides the load generator and the tracer
 #              used more than --noise % of the machine during it (from /proc/stat minus the CPU
@@ -572,6 +575,21 @@ stats() {
 		}'
 }
 
+# median_ci "V1 V2 ...": "LO HI", a 90% interval for the median (bootstrap, 4,000 resamples, fixed
+# seed so that a run's report is reproducible). One round's ratio varies by several % here, so
+# the median of a few rounds moves by more than the 1-2% a hook costs: this says by how much.
+median_ci() {
+	python3 -c '
+import random, statistics, sys
+v = [float(x) for x in sys.argv[1].split()]
+if len(v) < 3:
+    print("nan nan")
+    sys.exit()
+rng = random.Random(1)
+m = sorted(statistics.median(rng.choices(v, k=len(v))) for _ in range(4000))
+print("%.3f %.3f" % (m[200], m[3799]))' "$1"
+}
+
 # record TRACER MODE UNTRACED_REF QUIET: one sample (a traced run and its two untraced neighbours).
 record() {
 	local k="$1|$2" ratio
@@ -635,7 +653,7 @@ report_prog_time() {
 }
 
 report() {
-	local mode t k r rmin rmax tr ur n q usr sys pct ratios trates urates qnote c first=1
+	local mode t k r rmin rmax tr ur n q usr sys pct ratios trates urates qnote c ci_lo ci_hi first=1
 
 	printf '\n%-17s %-19s %-17s %9s %10s %7s %7s %6s %8s %7s %6s  %s\n' mode tracer "ratio (min-max)" \
 		traced/s untraced/s usr/1k sys/1k cpu% rss lost errs notes
@@ -655,6 +673,8 @@ report() {
 				ratios=${RATIOS[$k]} trates=${TRATES[$k]} urates=${URATES[$k]} qnote="quiet=0/$n NOISY"
 			fi
 			read -r r rmin rmax <<<"$(stats "$ratios")"
+			read -r ci_lo ci_hi <<<"$(median_ci "$ratios")"
+			[ "$ci_lo" = nan ] || qnote="median 90% CI $ci_lo-$ci_hi, $qnote"
 			read -r tr _ _ <<<"$(stats "$trates")"
 			read -r ur _ _ <<<"$(stats "$urates")"
 			# ticks -> ms per 1,000 ops; cpu% over n * (DURATION + DRAIN) seconds
@@ -670,8 +690,9 @@ report() {
 			if [ -n "$JSON" ]; then
 				[ $first = 1 ] || echo ',' >>"$JSON"
 				first=0
-				printf '  {"mode": "%s", "tracer": "%s", "samples": %d, "quiet_samples": %d, "ratio_median": %s, "ratio_min": %s, "ratio_max": %s, "ratios_used": [%s], "ratios_all": [%s], "traced_rate_median": %s, "untraced_rate_median": %s, "user_ms_per_1k": %s, "sys_ms_per_1k": %s, "cpu_pct_core": %s, "peak_rss_kb": %d, "lost_events": %d, "loadgen_errors": %d' \
-					"$mode" "$t" "$n" "$q" "$r" "$rmin" "$rmax" "$(echo $ratios | tr ' ' ',')" \
+				printf '  {"mode": "%s", "tracer": "%s", "samples": %d, "quiet_samples": %d, "ratio_median": %s, "ratio_median_ci90": [%s], "ratio_min": %s, "ratio_max": %s, "ratios_used": [%s], "ratios_all": [%s], "traced_rate_median": %s, "untraced_rate_median": %s, "user_ms_per_1k": %s, "sys_ms_per_1k": %s, "cpu_pct_core": %s, "peak_rss_kb": %d, "lost_events": %d, "loadgen_errors": %d' \
+					"$mode" "$t" "$n" "$q" "$r" \
+					"$([ "$ci_lo" = nan ] || echo "$ci_lo, $ci_hi")" "$rmin" "$rmax" "$(echo $ratios | tr ' ' ',')" \
 					"$(echo ${RATIOS[$k]} | tr ' ' ',')" \
 					"$tr" "$ur" "$usr" "$sys" "$pct" "${MAX_HWM[$k]}" "${SUM_LOST[$k]}" \
 					"${SUM_ERRS[$k]}" >>"$JSON"

@@ -19,16 +19,17 @@ def netns_names():
 
 @timeout(180)
 def test_bench_short_run_prints_both_tables_and_cleans_up(ctx):
-    """One round of the TCP server-close storm with the control and the hooks-only floor: exit 0,
-    a ratio row per tracer, a program-time row for hooks-only with 12 program runs per
-    connection, the JSON file, no namespace left and kernel.bpf_stats_enabled as it was."""
+    """Three short rounds of the TCP server-close storm with the control and the hooks-only floor:
+    exit 0, a ratio row per tracer with a 90% interval around its median, a program-time row for
+    hooks-only with 12 program runs per connection, the JSON file, no namespace left and
+    kernel.bpf_stats_enabled as it was."""
     tools = os.path.dirname(ctx.binary)
     before_ns, before_tmp = netns_names(), set(glob.glob("/tmp/cpbench.*"))
     with open(STATS) as f:
         stats_was = f.read().strip()
     out_json = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"cpt-bench-{os.getpid()}.json")
     ctx.defer(lambda: os.path.exists(out_json) and os.unlink(out_json))
-    p = subprocess.run([os.path.join(ROOT, "tools", "bench.sh"), "--rounds", "1", "--seconds", "1",
+    p = subprocess.run([os.path.join(ROOT, "tools", "bench.sh"), "--rounds", "3", "--seconds", "1",
                         "--prog-runs", "1", "--modes", "tcp-server-close",
                         "--tracers", "none,hooks-only", "--cp", ctx.binary,
                         "--loadgen", os.path.join(tools, "loadgen"),
@@ -42,8 +43,22 @@ def test_bench_short_run_prints_both_tables_and_cleans_up(ctx):
     prog = [r for r in rows if r[1] == "hooks-only" and "floor_inet_sock_set_state" in " ".join(r)]
     assert_eq(len(prog), 1, "one program-time row for hooks-only, naming its programs")
     doc = {d["tracer"]: d for d in json.load(open(out_json))}
+    for t in ("none", "hooks-only"):
+        lo_hi, med = doc[t].get("ratio_median_ci90"), doc[t].get("ratio_median")
+        assert_true(len(lo_hi) == 2 and lo_hi[0] <= med <= lo_hi[1],
+                    f"{t}: the median's 90% interval holds the median", doc[t])
     assert_eq(doc["hooks-only"].get("prog_runs_per_conn"), 12.0,
               "program runs per server-close connection: 10 state changes, 2 destructions")
+    # The same file twice through tools/bench_pool.py: each tracer's rounds counted twice.
+    pool = subprocess.run([os.path.join(ROOT, "tools", "bench_pool.py"), out_json, out_json],
+                          capture_output=True, text=True, timeout=60)
+    assert_eq(pool.returncode, 0, f"bench_pool.py exit code (stderr: {pool.stderr[-300:]})")
+    pooled = {l.split()[1]: l.split() for l in pool.stdout.splitlines()
+              if l.startswith("tcp-server-close")}
+    for t in ("none", "hooks-only"):
+        n = len(doc[t]["ratios_used"])
+        assert_eq(pooled.get(t, [None] * 4)[2:4], ["2", str(2 * n)],
+                  f"bench_pool: {t} pooled from 2 runs, {2 * n} rounds")
     assert_eq(netns_names() - before_ns, set(), "namespaces left by bench.sh")
     assert_eq(set(glob.glob("/tmp/cpbench.*")) - before_tmp, set(),
               "bench.sh temporary directories left")
