@@ -40,6 +40,13 @@
 #   ratio      median over rounds of  traced rate / mean(untraced rate just before, just after);
 #              1.00 = free, 0.55 = the storm runs at 55% of its untraced speed. (min-max) follows.
 #              `none` is the control: its spread is the noise floor of this machine.
+#   cpu/conn   median over rounds of  the machine's CPU per connection traced / the same untraced
+#              (mean of the two neighbours): busy time from /proc/stat over the load window (all
+#              CPUs, the tracer's own process and its BPF programs included) / connections. 1.02 =
+#              each connection costs the machine 2% more. Idle moments of the load (its threads all
+#              waiting, which vary from run to run) move the rate but hardly this, so it is the
+#              steadier measure of cost; a tracer that stalled the load without using CPU would
+#              show in the ratio only. Its 90% interval is in the notes.
 #   traced/s   median traced rate (connections, or UDP connects, per second); untraced/s the median
 #              of the untraced references used for those ratios.
 #   usr,sys    the tracer process's own CPU (utime, stime from /proc/PID/stat) over the load window
@@ -387,7 +394,7 @@ foreign_bpf() {
 measure() {
 	local mode=$1 tracer=$2 before=0 mid=0 after b0 b1 rc=0
 
-	UT=0 ST=0 HWM=0 LOST=0 FAIL='' OTHER=0 FOREIGN='' QUIET=1
+	UT=0 ST=0 HWM=0 LOST=0 FAIL='' OTHER=0 FOREIGN='' QUIET=1 CPU_OP=0
 	make_netns
 	NETNS_CMD=(ip netns exec "$NS")
 	if [ -n "$tracer" ]; then
@@ -413,6 +420,8 @@ measure() {
 			o = (b - (y[1] + y[2] - x[1] - x[2])) / hz - lg
 			printf "%.0f", o < 0 ? 0 : 100 * o / (n * secs) }')
 		[ "$OTHER" -le "$NOISE" ] && [ -z "$FOREIGN" ] || QUIET=0
+		# The whole machine's CPU per connection (tracer included): what a connection costs.
+		CPU_OP=$(awk -v b="$(( b1 - b0 ))" -v o="$OPS" 'BEGIN { printf "%.9f", (o ? b / o : 0) }')
 		if [ -z "$tracer" ]; then	# the machine's CPU per connection, untraced
 			U_BUSY[$mode]=$(( ${U_BUSY[$mode]:-0} + b1 - b0 ))
 			U_OPS[$mode]=$(( ${U_OPS[$mode]:-0} + OPS ))
@@ -535,7 +544,7 @@ preflight() {
 # ---- statistics and report ---------------------------------------------------------------------
 
 declare -A RATIOS TRATES URATES QRATIOS QTRATES QURATES SUM_UT SUM_ST SUM_OPS MAX_HWM SUM_LOST \
-	SUM_ERRS FAILS
+	SUM_ERRS FAILS COSTS QCOSTS
 declare -A U_BUSY U_OPS		# per mode: busy ticks and operations of the untraced runs
 declare -A PT_SETS	# per tracer|mode: one line "ns runs detail" per program-time run
 declare -A PT_NS_OF PT_MIN_OF PT_MAX_OF PT_RUNS_OF PT_DETAIL_OF	# and their medians
@@ -590,16 +599,20 @@ m = sorted(statistics.median(rng.choices(v, k=len(v))) for _ in range(4000))
 print("%.3f %.3f" % (m[200], m[3799]))' "$1"
 }
 
-# record TRACER MODE UNTRACED_REF QUIET: one sample (a traced run and its two untraced neighbours).
+# record TRACER MODE UNTRACED_REF QUIET UNTRACED_CPU_REF: one sample (a traced run and its two
+# untraced neighbours; the references are their means).
 record() {
-	local k="$1|$2" ratio
+	local k="$1|$2" ratio cost
 
 	ratio=$(awk -v t="$RATE" -v u="$3" 'BEGIN { printf "%.4f", t / u }')
+	cost=$(awk -v t="$CPU_OP" -v u="$5" 'BEGIN { printf "%.4f", (u > 0 ? t / u : 0) }')
 	RATIOS[$k]+="$ratio "
+	COSTS[$k]+="$cost "
 	TRATES[$k]+="$RATE "
 	URATES[$k]+="$3 "
 	if [ "$4" = 1 ]; then
 		QRATIOS[$k]+="$ratio "
+		QCOSTS[$k]+="$cost "
 		QTRATES[$k]+="$RATE "
 		QURATES[$k]+="$3 "
 	fi
@@ -654,9 +667,10 @@ report_prog_time() {
 
 report() {
 	local mode t k r rmin rmax tr ur n q usr sys pct ratios trates urates qnote c ci_lo ci_hi first=1
+	local costs cost cost_lo cost_hi
 
-	printf '\n%-17s %-19s %-17s %9s %10s %7s %7s %6s %8s %7s %6s  %s\n' mode tracer "ratio (min-max)" \
-		traced/s untraced/s usr/1k sys/1k cpu% rss lost errs notes
+	printf '\n%-17s %-19s %-17s %8s %9s %10s %7s %7s %6s %8s %7s %6s  %s\n' mode tracer "ratio (min-max)" \
+		cpu/conn traced/s untraced/s usr/1k sys/1k cpu% rss lost errs notes
 	[ -n "$JSON" ] && echo '[' >"$JSON"
 	for mode in ${MODES//,/ }; do
 		for t in ${RUN_TRACERS[@]+"${RUN_TRACERS[@]}"}; do
@@ -669,12 +683,17 @@ report() {
 			q=$(echo ${QRATIOS[$k]:-} | wc -w)
 			if [ "$q" -gt 0 ]; then	# quiet samples only
 				ratios=${QRATIOS[$k]} trates=${QTRATES[$k]} urates=${QURATES[$k]} qnote="quiet=$q/$n"
+				costs=${QCOSTS[$k]}
 			else
 				ratios=${RATIOS[$k]} trates=${TRATES[$k]} urates=${URATES[$k]} qnote="quiet=0/$n NOISY"
+				costs=${COSTS[$k]}
 			fi
 			read -r r rmin rmax <<<"$(stats "$ratios")"
 			read -r ci_lo ci_hi <<<"$(median_ci "$ratios")"
 			[ "$ci_lo" = nan ] || qnote="median 90% CI $ci_lo-$ci_hi, $qnote"
+			read -r cost _ _ <<<"$(stats "$costs")"
+			read -r cost_lo cost_hi <<<"$(median_ci "$costs")"
+			[ "$cost_lo" = nan ] || qnote="$qnote, cpu/conn CI $cost_lo-$cost_hi"
 			read -r tr _ _ <<<"$(stats "$trates")"
 			read -r ur _ _ <<<"$(stats "$urates")"
 			# ticks -> ms per 1,000 ops; cpu% over n * (DURATION + DRAIN) seconds
@@ -683,17 +702,18 @@ report() {
 				ms = 1000 / hz
 				printf "%.3f %.3f %.1f", u * ms * 1000 / o, s * ms * 1000 / o,
 					100 * (u + s) / hz / (n * (d + dr)) }')"
-			printf '%-17s %-19s %-17s %9.0f %10.0f %7s %7s %6s %6.1fMB %7s %6s  %s\n' "$mode" "$t" \
-				"$(printf '%.2f (%.2f-%.2f)' "$r" "$rmin" "$rmax")" "$tr" "$ur" "$usr" "$sys" "$pct" \
+			printf '%-17s %-19s %-17s %8.3f %9.0f %10.0f %7s %7s %6s %6.1fMB %7s %6s  %s\n' "$mode" "$t" \
+				"$(printf '%.2f (%.2f-%.2f)' "$r" "$rmin" "$rmax")" "$cost" "$tr" "$ur" "$usr" "$sys" "$pct" \
 				"$(awk -v h="${MAX_HWM[$k]}" 'BEGIN { print h / 1024 }')" "${SUM_LOST[$k]}" \
 				"${SUM_ERRS[$k]}" "$qnote ${FAILS[$k]:-}"
 			if [ -n "$JSON" ]; then
 				[ $first = 1 ] || echo ',' >>"$JSON"
 				first=0
-				printf '  {"mode": "%s", "tracer": "%s", "samples": %d, "quiet_samples": %d, "ratio_median": %s, "ratio_median_ci90": [%s], "ratio_min": %s, "ratio_max": %s, "ratios_used": [%s], "ratios_all": [%s], "traced_rate_median": %s, "untraced_rate_median": %s, "user_ms_per_1k": %s, "sys_ms_per_1k": %s, "cpu_pct_core": %s, "peak_rss_kb": %d, "lost_events": %d, "loadgen_errors": %d' \
+				printf '  {"mode": "%s", "tracer": "%s", "samples": %d, "quiet_samples": %d, "ratio_median": %s, "ratio_median_ci90": [%s], "ratio_min": %s, "ratio_max": %s, "ratios_used": [%s], "ratios_all": [%s], "cpu_per_conn_ratio_median": %s, "cpu_per_conn_ratio_ci90": [%s], "cpu_per_conn_ratios_used": [%s], "traced_rate_median": %s, "untraced_rate_median": %s, "user_ms_per_1k": %s, "sys_ms_per_1k": %s, "cpu_pct_core": %s, "peak_rss_kb": %d, "lost_events": %d, "loadgen_errors": %d' \
 					"$mode" "$t" "$n" "$q" "$r" \
 					"$([ "$ci_lo" = nan ] || echo "$ci_lo, $ci_hi")" "$rmin" "$rmax" "$(echo $ratios | tr ' ' ',')" \
 					"$(echo ${RATIOS[$k]} | tr ' ' ',')" \
+					"$cost" "$([ "$cost_lo" = nan ] || echo "$cost_lo, $cost_hi")" "$(echo $costs | tr ' ' ',')" \
 					"$tr" "$ur" "$usr" "$sys" "$pct" "${MAX_HWM[$k]}" "${SUM_LOST[$k]}" \
 					"${SUM_ERRS[$k]}" >>"$JSON"
 				prog_json "$t" "$mode" >>"$JSON"
@@ -786,7 +806,7 @@ main() {
 	for mode in ${MODES//,/ }; do
 		echo "== $mode: $((ROUNDS * ntr * 2 + 1)) runs"
 		measure "$mode" "" || die "untraced run failed"
-		u_prev=$RATE u_prev_quiet=$QUIET u_prev_other=$OTHER
+		u_prev=$RATE u_prev_quiet=$QUIET u_prev_other=$OTHER u_prev_cpu=$CPU_OP
 		note_foreign
 		printf '  untraced %8.0f/s  other %s%%\n' "$RATE" "$OTHER"
 		for round in $(seq "$ROUNDS"); do
@@ -796,27 +816,30 @@ main() {
 				order+=("${RUN_TRACERS[$j]}")
 			done
 			for t in "${order[@]}"; do
-				local ok=1 quiet trate tops terrs tut tst thwm tlost tquiet tother
+				local ok=1 quiet trate tops terrs tut tst thwm tlost tquiet tother tcpu
 				measure "$mode" "$t" || ok=0
 				note_foreign
 				trate=$RATE tops=$OPS terrs=$ERRS tut=$UT tst=$ST thwm=$HWM tlost=$LOST
-				tquiet=$QUIET tother=$OTHER
+				tquiet=$QUIET tother=$OTHER tcpu=$CPU_OP
 				[ $ok = 1 ] || FAILS["$t|$mode"]+="[round $round: $FAIL] "
 				measure "$mode" "" || die "untraced run failed"
 				note_foreign
-				u_next=$RATE
+				u_next=$RATE u_next_cpu=$CPU_OP
 				if [ $ok = 1 ]; then
 					quiet=$((u_prev_quiet & tquiet & QUIET))
-					RATE=$trate OPS=$tops ERRS=$terrs UT=$tut ST=$tst HWM=$thwm LOST=$tlost
-					record "$t" "$mode" "$(awk -v a="$u_prev" -v b="$u_next" 'BEGIN { print (a + b) / 2 }')" $quiet
-					printf '  round %d %-19s %8.0f/s  ratio %.3f  (untraced %.0f, %.0f)  other %s/%s/%s%%%s\n' \
+					RATE=$trate OPS=$tops ERRS=$terrs UT=$tut ST=$tst HWM=$thwm LOST=$tlost CPU_OP=$tcpu
+					record "$t" "$mode" "$(awk -v a="$u_prev" -v b="$u_next" 'BEGIN { print (a + b) / 2 }')" $quiet \
+						"$(awk -v a="$u_prev_cpu" -v b="$u_next_cpu" 'BEGIN { printf "%.9f", (a + b) / 2 }')"
+					printf '  round %d %-19s %8.0f/s  ratio %.3f  (untraced %.0f, %.0f)  cpu/conn %.3f  other %s/%s/%s%%%s\n' \
 						"$round" "$t" "$trate" "$(awk -v t="$trate" -v a="$u_prev" -v b="$u_next" \
 						'BEGIN { print 2 * t / (a + b) }')" "$u_prev" "$u_next" \
+						"$(awk -v t="$tcpu" -v a="$u_prev_cpu" -v b="$u_next_cpu" \
+						'BEGIN { print ((a + b) > 0 ? 2 * t / (a + b) : 0) }')" \
 						"$u_prev_other" "$tother" "$OTHER" "$([ $quiet = 1 ] || echo '  NOISY')"
 				else
 					printf '  round %d %-19s FAILED: %s\n' "$round" "$t" "$FAIL"
 				fi
-				u_prev=$u_next u_prev_quiet=$QUIET u_prev_other=$OTHER
+				u_prev=$u_next u_prev_quiet=$QUIET u_prev_other=$OTHER u_prev_cpu=$u_next_cpu
 			done
 		done
 		for round in $(seq "$PROG_RUNS"); do

@@ -44,9 +44,14 @@ def test_bench_short_run_prints_both_tables_and_cleans_up(ctx):
     assert_eq(len(prog), 1, "one program-time row for hooks-only, naming its programs")
     doc = {d["tracer"]: d for d in json.load(open(out_json))}
     for t in ("none", "hooks-only"):
-        lo_hi, med = doc[t].get("ratio_median_ci90"), doc[t].get("ratio_median")
-        assert_true(len(lo_hi) == 2 and lo_hi[0] <= med <= lo_hi[1],
-                    f"{t}: the median's 90% interval holds the median", doc[t])
+        for med_f, ci_f in (("ratio_median", "ratio_median_ci90"),
+                            ("cpu_per_conn_ratio_median", "cpu_per_conn_ratio_ci90")):
+            lo_hi, med, field = doc[t].get(ci_f) or [], doc[t].get(med_f), med_f
+            assert_true(len(lo_hi) == 2 and lo_hi[0] <= med <= lo_hi[1],
+                        f"{t}: {field}: the median's 90% interval holds the median", doc[t])
+        # Each connection costs the machine CPU, traced or not: a cost ratio is near 1, not 0.
+        assert_true(0.5 < doc[t]["cpu_per_conn_ratio_median"] < 2,
+                    f"{t}: machine CPU per connection, traced / untraced, near 1", doc[t])
     assert_eq(doc["hooks-only"].get("prog_runs_per_conn"), 12.0,
               "program runs per server-close connection: 10 state changes, 2 destructions")
     # The same file twice through tools/bench_pool.py: each tracer's rounds counted twice.
