@@ -5,6 +5,8 @@
 
 #include "connpressure.h"
 
+#define CP_HOLDER_SEEN_WAYS 128	/* a power of two: 2 KB per CPU */
+
 /* Per-socket bookkeeping, freed by the kernel with the socket. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -41,6 +43,21 @@ struct {
 	__type(key, struct cp_holder_key);
 	__type(value, struct cp_holder_val);
 } holder_ports SEC(".maps");
+
+/* Per CPU: (destination id, pid) pairs known to have a holder_ports entry, so that a connect()
+ * of a known holder skips that lookup (see holder_note). */
+struct cp_holder_seen {
+	__u64 pair;		/* dest_id << 32 | pid, one store: never half of two pairs */
+	__u32 gen;		/* holders_gen when it was seen */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CP_HOLDER_SEEN_WAYS);
+	__type(key, __u32);
+	__type(value, struct cp_holder_seen);
+} holder_seen SEC(".maps");
 
 /* The TIME_WAIT model: inserted at hand-off, deleted on reuse here, on expiry by user space. */
 struct {

@@ -1160,7 +1160,8 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		/* After this pass used the dumps: what is deleted was empty anyway. */
 		if (pruner__round(&c->prune_dests, &pd.dests))
 			c->twc.valid = false;	/* its hand-off counts are gone: read again */
-		pruner__round(&c->prune_holders, &pd.holders);
+		if (pruner__round(&c->prune_holders, &pd.holders))
+			c->o.loader->skel->bss->holders_gen++;	/* the BPF side's caches of them */
 		pruner__round(&c->prune_binds, &pd.binds);
 		/* Failure totals are history worth keeping; only a map half full gives up the
 		 * rows idle since the last round, so that new failures still find room. */

@@ -2,10 +2,11 @@
 # A long run keeps room for what is live: destinations whose kernel entries stayed empty for
 # --prune-after seconds are deleted, so new destinations are counted even with a map that could
 # not hold old and new together.
+import os
 import time
 
 from lib.check import assert_eq
-from lib.tool import dest_field, failures
+from lib.tool import dest, dest_field, failures
 
 LO = "127.0.0.1"
 
@@ -30,6 +31,30 @@ def test_idle_destinations_make_room_for_new_ones(ctx):
                      since=m)
     doc = t.all_docs()[-1]
     assert_eq(doc["lost"]["map_full"], 0, "no insert refused: the idle entries made room")
+
+
+def test_a_pruned_holder_is_named_again(ctx):
+    """A process whose holder entry was pruned (it let go of its ports) and that connects to
+    the same destination again is named again: the per-CPU cache of known holders on the BPF
+    side (which skips looking the entry up) is emptied when user space prunes holders."""
+    ns = ctx.netns(port_range=(40000, 40099))
+    back = ctx.workload(ns, comm="cpt-back")
+    back.listen(5101)
+    os.sched_setaffinity(back.pid, {0})     # both rounds of connect() on one CPU's cache
+    keep = ctx.workload(ns, comm="cpt-keep")
+    t = ctx.tool(ns, args=("--prune-after", "1"))
+    keep.connect(LO, 5101, n=1)             # keeps the destination, and its id, alive
+    first = back.connect(LO, 5101, n=1)["conns"]
+    t.wait_value(dest_field(ns.name, LO, LO, 5101, "in_use"), 2, "both connections counted")
+    back.close([c["id"] for c in first], order="server_first")  # no TIME_WAIT to hold it
+    time.sleep(3)                           # two prune rounds: cpt-back's holder is deleted
+    m = t.mark()
+    back.connect(LO, 5101, n=2)
+    doc = t.wait_value(dest_field(ns.name, LO, LO, 5101, "in_use"), 3,
+                       "cpt-back's new connections counted", since=m)
+    top = dest(doc, ns.name, LO, LO, 5101)["top_holder"]
+    assert_eq((top["pid"], top["comm"], top["count"]), (back.pid, back.comm, 2),
+              "the top holder, named again after its entry was pruned")
 
 
 def test_idle_failures_make_room_when_the_map_fills(ctx):
