@@ -770,8 +770,9 @@ static int fill_dests(struct collector *c, const struct pass_data *pd,
 			row->established = n > 0 ? n : 0;
 			n = v->other + off[GAUGE_OTHER];
 			row->other = n > 0 ? n : 0;
+			/* An entry the last pass did not see was made since: its count is all new. */
 			prev = totals_get(&c->prev_connects, k, &found);
-			row->new_per_second = found && elapsed > 0 && v->connects >= prev ?
+			row->new_per_second = elapsed > 0 && v->connects >= prev ?
 					      (v->connects - prev) / elapsed : 0;
 			/* Its own range only when every live socket of it set one. */
 			if (v->ranged > 0 && (__u64)v->ranged == row->syn_sent + row->established +

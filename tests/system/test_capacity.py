@@ -63,6 +63,34 @@ def test_one_destination_in_use_capacity_pressure(ctx):
                 "new_per_second > 0 in some interval while connections were opened", str(rates))
 
 
+def test_new_per_second_adds_up_to_the_connects(ctx):
+    """new_per_second x interval_seconds, summed over the documents, is every port connect()
+    took, including the first interval of a destination nobody had connected to before (a
+    burst that starts and ends within it; the count since the entry was made is all new)."""
+    ns = ctx.netns(port_range=(40000, 40099))
+    w = ctx.workload(ns, comm="cpt-rate")
+    w.listen(5000)
+    t = ctx.tool(ns)
+    t.wait_for(lambda d: ns_entry(d, ns.name) is not None, "the namespace shown")
+    m = t.mark()
+    r = w.connect(LO, 5000, n=30)
+    assert_eq(len(r["conns"]), 30, "workload: 30 connections opened")
+    w.close([c["id"] for c in r["conns"][:20]], order="server_first")
+    r = w.connect(LO, 5000, n=5)
+    assert_eq(len(r["conns"]), 5, "workload: 5 more opened")
+    t.wait_value(dest_field(ns.name, LO, LO, 5000, "in_use"), 15, "in_use after the churn",
+                 since=m)
+    t.wait_value(dest_field(ns.name, LO, LO, 5000, "new_per_second"), 0.0,
+                 "no new ports any more")
+    rows = [(x["new_per_second"], doc["interval_seconds"]) for doc in t.all_docs()[m:]
+            for x in [dest(doc, ns.name, LO, LO, 5000)] if x]
+    total = sum(rate * iv for rate, iv in rows)
+    # Both are printed rounded (2 and 3 decimals): that much error per document, no more.
+    tol = sum(0.005 * iv + 0.0005 * rate for rate, iv in rows) + 1e-6
+    assert_close(total, 35, "sum of new_per_second x interval_seconds = ports connect() took",
+                 tol=tol)
+
+
 def test_second_destination_counted_separately(ctx):
     ns = ctx.netns()
     w = ctx.workload(ns, comm="cpt-multi")
