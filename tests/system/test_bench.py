@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 
+from lib import bpfstate
 from lib.check import assert_eq, assert_true, timeout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -69,3 +70,44 @@ def test_bench_short_run_prints_both_tables_and_cleans_up(ctx):
               "bench.sh temporary directories left")
     with open(STATS) as f:
         assert_eq(f.read().strip(), stats_was, "kernel.bpf_stats_enabled restored")
+
+
+@timeout(120)
+def test_bench_pair_traces_one_storm_of_two_and_cleans_up(ctx):
+    """tools/bench_pair.py, one round: three runs (connpressure on A, on neither, on B), each
+    with two storms at once; in the traced runs the tool saw every connection of the traced
+    storm (its new_per_second adds up to the storm's count); the ratios are near 1; no
+    namespace or BPF program left."""
+    tools = os.path.dirname(ctx.binary)
+    before_ns, before_bpf = netns_names(), bpfstate.snapshot()
+    out_json = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"cpt-pair-{os.getpid()}.json")
+    ctx.defer(lambda: os.path.exists(out_json) and os.unlink(out_json))
+    p = subprocess.run([os.path.join(ROOT, "tools", "bench_pair.py"), "--rounds", "1",
+                        "--seconds", "1", "--modes", "tcp-server-close", "--cp", ctx.binary,
+                        "--loadgen", os.path.join(tools, "loadgen"), "--json", out_json],
+                       capture_output=True, text=True, timeout=110)
+    assert_eq(p.returncode, 0, f"bench_pair.py exit code (stderr: {p.stderr[-400:]})")
+    assert_true(any(l.startswith("tcp-server-close") for l in p.stdout.splitlines()),
+                "a summary row for the mode", p.stdout[-800:])
+    (row,) = json.load(open(out_json))
+    samples = row["samples"]
+    assert_eq(sorted(s["traced"] for s in samples), ["A", "B", "C"], "runs: on A, B, neither")
+    for s in samples:
+        assert_true(s["ops_a"] > 0 and s["ops_b"] > 0 and 0.5 < s["ratio"] < 2,
+                    "both storms ran; the ratio is near 1", s)
+        if s["traced"] != "C":
+            assert_true(0.99 <= s["seen"] <= 1.01,
+                        "ports connect() took in the traced storm, as the tool reports them, "
+                        "over the storm's connections", s)
+    assert_eq(netns_names() - before_ns, set(), "namespaces left by bench_pair.py")
+    assert_eq(bpfstate.leftovers(before_bpf), [], "BPF programs or links left")
+
+
+def test_bench_pair_rejects_bad_input(ctx):
+    """A bad mode or value: a one-line error and exit 2, nothing started."""
+    for args, word in ((["--modes", "tcp-bogus"], "tcp-bogus"), (["--rounds", "0"], "--rounds")):
+        p = subprocess.run([os.path.join(ROOT, "tools", "bench_pair.py"), *args],
+                           capture_output=True, text=True, timeout=30)
+        last = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
+        assert_eq(p.returncode, 2, f"exit code for {args}")
+        assert_true(word in last, f"the error names {word}", p.stderr)
