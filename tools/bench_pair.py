@@ -70,10 +70,14 @@ class Netns:
         self.name = f"cpbp{os.getpid()}-{Netns.seq}"
         sh("ip", "netns", "add", self.name)
         self.live = True
-        sh("ip", "netns", "exec", self.name, "sh", "-c",
-           'echo "1024 65535" > /proc/sys/net/ipv4/ip_local_port_range && '
-           "echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse")
-        sh("ip", "-n", self.name, "link", "set", "lo", "up")
+        try:
+            sh("ip", "netns", "exec", self.name, "sh", "-c",
+               'echo "1024 65535" > /proc/sys/net/ipv4/ip_local_port_range && '
+               "echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse")
+            sh("ip", "-n", self.name, "link", "set", "lo", "up")
+        except BaseException:
+            self.delete()
+            raise
 
     def delete(self):
         if self.live:
@@ -160,7 +164,9 @@ def one_run(args, mode, traced):
     """Two storms, connpressure on A, B or neither (C); returns the sample of this run."""
     a, b, c, tool = None, None, None, None
     try:
-        a, b, c = Netns(), Netns(), Netns()
+        a = Netns()     # one at a time: each is deleted below even if the next fails
+        b = Netns()
+        c = Netns()
         target = {"A": a, "B": b, "C": c}[traced]
         tool = Tool(args.cp, target.name)
         tool.next_doc(TOOL_READY_S)           # attached and printing: the live view is up
