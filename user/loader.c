@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -17,6 +18,7 @@
 #include "deststats.h"
 #include "loader.h"
 #include "log.h"
+#include "tracefs.h"
 
 #define SYS_BTF "/sys/kernel/btf/vmlinux"
 
@@ -179,6 +181,41 @@ static int attach_cgroup(struct loader *ld, struct bpf_program *prog, struct bpf
 	return 0;
 }
 
+/* The event ids of the syscall object's classic tracepoints ("tracepoint/CATEGORY/NAME"),
+ * looked up once, at load: libbpf finds them only in a mounted tracefs, which hosts without
+ * systemd often lack, so tracefs.c reads them (from a private mount if need be) and the
+ * programs are attached to perf events of our own. */
+static int resolve_syscall_events(struct loader *ld)
+{
+	const char *events[CP_SYS_PROGS];
+	struct bpf_program *prog;
+	int n = 0, err;
+
+	bpf_object__for_each_program(prog, ld->sys->obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		if (n == CP_SYS_PROGS || strncmp(sec, "tracepoint/", 11))
+			return -EINVAL;
+		ld->sys_progs[n] = prog;
+		events[n++] = sec + 11;
+	}
+	ld->n_sys_progs = n;
+	err = tracefs__event_ids(events, n, ld->sys_event_ids);
+	if (err) {
+		log_warn("syscall hooks unavailable: cannot read tracepoint ids from tracefs (%s): "
+			 "UDP and bind() failures are not reported", strerror(-err));
+		return err;
+	}
+	for (int i = 0; i < n; i++) {
+		if (ld->sys_event_ids[i] < 0) {
+			log_warn("syscall hooks unavailable: no tracepoint %s (%s): UDP and bind() "
+				 "failures are not reported", events[i], strerror(-ld->sys_event_ids[i]));
+			return ld->sys_event_ids[i];
+		}
+	}
+	return 0;
+}
+
 /* The syscall object shares every map it has in common with the main one. Loaded now (it
  * costs nothing until attached); a kernel without syscall tracepoints only loses the
  * failures they report. */
@@ -213,25 +250,62 @@ static void load_syscalls(struct loader *ld, const struct cp_config *cfg, __u64 
 		return;
 	}
 	ld->sys = sys;
+	if (resolve_syscall_events(ld)) {
+		syscalls_bpf__destroy(sys);
+		ld->sys = NULL;
+	}
+}
+
+static void disarm_syscalls(struct loader *ld)
+{
+	for (int i = 0; i < ld->n_sys_progs; i++) {
+		bpf_link__destroy(ld->sys_links[i]);	/* closes its perf event too */
+		ld->sys_links[i] = NULL;
+	}
+	ld->sys_armed = false;
+}
+
+/* One perf event of tracepoint id on CPU 0 runs the program on every CPU. */
+static int attach_tracepoint_id(struct bpf_program *prog, int id, struct bpf_link **link)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_TRACEPOINT,
+		.size = sizeof(attr),
+		.config = (__u64)id,
+	};
+	int err, pfd = syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+
+	if (pfd < 0)
+		return -errno;
+	*link = bpf_program__attach_perf_event(prog, pfd);
+	if (!*link) {
+		err = -errno;
+		close(pfd);
+		return err;
+	}
+	return 0;
 }
 
 int loader__arm_syscalls(struct loader *ld, bool on)
 {
-	int err;
+	int err = 0;
 
 	if (!ld->sys)
 		return -ENOTSUP;
 	if (on == ld->sys_armed)
 		return 0;
 	if (!on) {
-		syscalls_bpf__detach(ld->sys);
-		ld->sys_armed = false;
+		disarm_syscalls(ld);
 		return 0;
 	}
-	err = syscalls_bpf__attach(ld->sys);
+	for (int i = 0; i < ld->n_sys_progs && !err; i++) {
+		err = attach_tracepoint_id(ld->sys_progs[i], ld->sys_event_ids[i], &ld->sys_links[i]);
+		if (err)
+			log_warn("arming syscall hooks: %s: %s",
+				 bpf_program__section_name(ld->sys_progs[i]), strerror(-err));
+	}
 	if (err) {
-		syscalls_bpf__detach(ld->sys);
-		log_warn("arming syscall hooks: %s", strerror(-err));
+		disarm_syscalls(ld);
 		return err;
 	}
 	ld->sys_armed = true;
@@ -309,6 +383,7 @@ out_close_cgroup:
 
 void loader__stop(struct loader *ld)
 {
+	disarm_syscalls(ld);
 	syscalls_bpf__destroy(ld->sys);
 	ld->sys = NULL;
 	ld->sys_armed = false;

@@ -3,6 +3,7 @@
 #ifndef CP_LOADER_H
 #define CP_LOADER_H
 
+#include <stddef.h>
 #include <linux/types.h>
 #include "cli.h"
 #include "connpressure.h"
@@ -10,10 +11,19 @@
 struct connpressure_bpf;
 struct syscalls_bpf;
 
+#define CP_SYS_PROGS 8		/* room for the syscall object's programs */
+
+struct bpf_link;
+struct bpf_program;
+
 struct loader {
 	struct connpressure_bpf *skel;
 	struct syscalls_bpf *sys;	/* loaded, attached only while armed; NULL if unusable */
 	bool sys_armed;
+	int n_sys_progs;
+	struct bpf_program *sys_progs[CP_SYS_PROGS];	/* each on its classic tracepoint: */
+	int sys_event_ids[CP_SYS_PROGS];		/* its event id (tracefs.c) */
+	struct bpf_link *sys_links[CP_SYS_PROGS];	/* its link while armed */
 	int cgroup_fd;
 	char cgroup_path[256];
 	__u32 sock_slots;		/* --sock-slots */

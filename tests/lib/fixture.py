@@ -36,14 +36,18 @@ class Context:
         self.log(f"workload pid {w.pid} comm {w.comm} in {ns.name}")
         return w
 
-    def tool(self, ns=None, args=(), interval=INTERVAL, ready_timeout=20):
+    def tool(self, ns=None, args=(), interval=INTERVAL, ready_timeout=20, prefix=()):
         """connpressure streaming JSON for `ns` (all namespaces if None); returns once the first
-        document is out (= attached and seeded)."""
+        document is out (= attached and seeded). `prefix` is a command that execs it (the
+        binary and its arguments are appended)."""
         argv = ["-o", "json", "-i", str(interval)]
         if ns is not None:
             argv += ["-n", ns.name]
         argv += list(args)
-        t = Tool(self.binary, argv)
+        if prefix:
+            t = Tool(prefix[0], list(prefix[1:]) + [self.binary] + argv)
+        else:
+            t = Tool(self.binary, argv)
         self.defer(self._stop_tool, t)
         self.log(f"connpressure {' '.join(argv)} (pid {t.proc.pid})")
         t.wait_ready(ready_timeout)
