@@ -462,6 +462,19 @@ static __always_inline void slot_free(struct cp_sock_slot *slot)
 	*(volatile __u64 *)&slot->cookie = 0;
 }
 
+/* The slot of cookie was just filled: make sure the census reads its page (see
+ * CP_SLOT_PAGE_WORDS). The bit is looked at first, so that only the first slot filled in a
+ * page since the census last read it writes the shared word. */
+static __always_inline void slot_page_mark(__u64 cookie)
+{
+	__u32 page = ((__u32)cookie & sock_slot_mask) / CP_SLOTS_PER_PAGE;
+	__u32 word = page / 64;
+	__u64 bit = 1ULL << (page % 64), *w = bpf_map_lookup_elem(&slot_pages, &word);
+
+	if (w && !(*(volatile __u64 *)w & bit))
+		__sync_fetch_and_or(w, bit);
+}
+
 /* CLOSE -> SYN_SENT of a socket that got a slot: count its port from now on (the census
  * counts it once dest_id is written). */
 static __always_inline void slot_connect_start(struct cp_sock_slot *slot, const struct sock *sk,
@@ -485,8 +498,12 @@ static __always_inline void slot_connect_start(struct cp_sock_slot *slot, const 
 		flags |= CP_SLOT_RANGED;
 	id = dest_id_of(e);
 	holder_note(&dest, id, pid);	/* its comm, once per (destination, process) */
-	*(volatile __u32 *)&slot->owner = CP_SLOT_OWNER(pid, flags, CP_BUCKET_SYN_SENT);
-	*(volatile __u32 *)&slot->dest_id = id;
+	/* dest_id and owner in one 64-bit xchg (little-endian: dest_id is the low half): the
+	 * census sees both or neither, and the xchg is the full barrier between filling the
+	 * slot and reading its page's bit. */
+	__sync_lock_test_and_set((__u64 *)&slot->dest_id,
+				 (__u64)CP_SLOT_OWNER(pid, flags, CP_BUCKET_SYN_SENT) << 32 | id);
+	slot_page_mark(slot->cookie);
 }
 
 /* FIN_WAIT2/CLOSING -> CLOSE of a socket with a slot: its port goes on to a TIME_WAIT socket. */

@@ -23,6 +23,7 @@
 #define CP_DEF_MAX_FAILURES	4096
 #define CP_DEF_SOCK_SLOTS	262144	/* a power of two: 4 MB */
 #define CP_SLOT_WAYS		4	/* the slots a socket may take (a set of 4: 64 bytes) */
+#define CP_SLOTS_PER_PAGE	256	/* 4 KB of slots: a page of slot_pages' bitmap */
 #define CP_RINGBUF_BYTES	(64 * 1024)
 
 /* Where a socket's local port came from (enum cp_role in struct cp_sock_state). */
@@ -183,6 +184,20 @@ struct cp_fail_val {
 #define CP_SLOT_FLAGS(owner)	(((owner) >> 2) & 0x3f)
 #define CP_SLOT_BUCKET(owner)	((owner) & 3)
 
+/*
+ * Which pages of sock_slots may hold live slots, one bit per CP_SLOTS_PER_PAGE slots in the
+ * slot_pages array (64 a word), so that the census reads only those (a storm's sockets take
+ * neighbouring slots: a few pages an interval, not the whole 4 MB). The kernel sets a page's
+ * bit after it fills a slot there, with a full barrier between the two; user space clears it
+ * before it reads the page and sets it again when the page still has a slot in use. Either
+ * the census sees the slot, or the kernel sees the bit cleared and sets it.
+ */
+#define CP_SLOT_PAGE_WORDS(slots) \
+	((((slots) + CP_SLOTS_PER_PAGE - 1) / CP_SLOTS_PER_PAGE + 63) / 64)
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "struct cp_sock_slot: dest_id and owner are written as one little-endian word"
+#endif
 struct cp_sock_slot {
 	__u64 cookie;		/* the socket's cookie (never reused); 0: free */
 	__u32 dest_id;		/* its destination's cp_dest_entry.id; 0: not counted (yet) */

@@ -25,6 +25,16 @@ struct {
 	__type(value, struct cp_sock_slot);
 } sock_slots SEC(".maps");
 
+/* The pages of sock_slots that may hold live slots (CP_SLOT_PAGE_WORDS); mapped read-write
+ * by user space, which clears and sets bits as it reads the pages. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, CP_SLOT_PAGE_WORDS(CP_DEF_SOCK_SLOTS));
+	__type(key, __u32);
+	__type(value, __u64);
+} slot_pages SEC(".maps");
+
 /* Gauges per TCP destination: ports held by connect(), by state (struct cp_dest_entry). Given
  * by sizes, not types (so without BTF): user space trims the value to the stripes its CPUs use. */
 struct {

@@ -91,12 +91,15 @@ static int make_room(struct census *c)
 int census__add(struct census *c, const struct cp_sock_slot *slots, size_t n)
 {
 	struct slot_seen one;
+	int in_use = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct census_row *r;
 		__u32 *at, pid;
 		int err;
 
+		/* A claimed slot not filled yet is in use too: its page must be read again. */
+		in_use += ((const volatile struct cp_sock_slot *)&slots[i])->cookie != 0;
 		if (!read_slot(&slots[i], &one))
 			continue;
 		pid = CP_SLOT_PID(one.owner);
@@ -116,7 +119,7 @@ int census__add(struct census *c, const struct cp_sock_slot *slots, size_t n)
 		r->ports[CP_SLOT_BUCKET(one.owner)]++;
 		r->ranged += !!(CP_SLOT_FLAGS(one.owner) & CP_SLOT_RANGED);
 	}
-	return 0;
+	return in_use;
 }
 
 static int cmp_row(const void *a, const void *b)
@@ -143,7 +146,7 @@ int census__take(struct census *c, const struct cp_sock_slot *slots, size_t n)
 
 	memset(c, 0, sizeof(*c));
 	err = census__add(c, slots, n);
-	return err ? err : census__finish(c);
+	return err < 0 ? err : census__finish(c);
 }
 
 static int cmp_name(const void *a, const void *b)

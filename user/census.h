@@ -45,7 +45,8 @@ struct census {
 
 /* Count the live slots of slots[0..n) (a slot being written meanwhile is skipped: it is
  * counted at the next pass): census__add() once per part of the array, from a zeroed
- * census, then census__finish(); census__take() for an array in one piece. */
+ * census, then census__finish(); census__take() for an array in one piece. census__add()
+ * returns how many of the slots are in use (claimed, filled or not), or -errno. */
 int census__add(struct census *c, const struct cp_sock_slot *slots, size_t n);
 int census__finish(struct census *c);
 int census__take(struct census *c, const struct cp_sock_slot *slots, size_t n);

@@ -133,38 +133,105 @@ static void size_maps(struct connpressure_bpf *skel, const struct cp_config *cfg
 	bpf_map__set_max_entries(skel->maps.bind_ports, cfg->max_binds);
 	bpf_map__set_max_entries(skel->maps.failures, cfg->max_failures);
 	bpf_map__set_max_entries(skel->maps.sock_slots, cfg->sock_slots);
+	bpf_map__set_max_entries(skel->maps.slot_pages, CP_SLOT_PAGE_WORDS(cfg->sock_slots));
 	skel->rodata->sock_slot_mask = cfg->sock_slots - 1;
 }
 
-/* Slots mapped at a time: the census reads sock_slots a window at a time, so that its pages
+/* Slots mapped at a time: the census maps sock_slots a window at a time, so that its pages
  * are in the process's memory (RSS) only while they are read, not the whole map (4 MB by
- * default) for the life of the process. */
+ * default) for the life of the process; and of a window only the pages that slot_pages
+ * marks are read (and so faulted in). */
 #define SLOT_WINDOW (256 * 1024 / sizeof(struct cp_sock_slot))
+#define PAGES_PER_WINDOW (SLOT_WINDOW / CP_SLOTS_PER_PAGE)
+
+static bool page_marked(const __u64 *words, size_t page)
+{
+	return __atomic_load_n(&words[page / 64], __ATOMIC_ACQUIRE) & (1ULL << (page % 64));
+}
+
+/* Read the marked pages of one mapped window (slots from first_page on). The bit is
+ * cleared before the page is read (a full barrier on both sides, see CP_SLOT_PAGE_WORDS) and
+ * set again while the page has a slot in use, or when fn failed. */
+static int read_window(__u64 *words, const struct cp_sock_slot *slots, size_t first_page,
+		       size_t n_pages, size_t n_slots, slot_window_fn fn, void *arg)
+{
+	for (size_t i = 0; i < n_pages; i++) {
+		size_t page = first_page + i, at = i * CP_SLOTS_PER_PAGE;
+		__u64 bit = 1ULL << (page % 64);
+		int used;
+
+		if (!page_marked(words, page))
+			continue;
+		__atomic_fetch_and(&words[page / 64], ~bit, __ATOMIC_SEQ_CST);
+		used = fn(arg, slots + at, n_slots - at < CP_SLOTS_PER_PAGE ? n_slots - at :
+								       CP_SLOTS_PER_PAGE);
+		if (used)
+			__atomic_fetch_or(&words[page / 64], bit, __ATOMIC_SEQ_CST);
+		if (used < 0)
+			return used;
+	}
+	return 0;
+}
+
+static int map_slots(const struct loader *ld, size_t first, size_t n, void **p, size_t *len)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+
+	*len = (n * sizeof(struct cp_sock_slot) + page - 1) & ~(page - 1);
+	*p = mmap(NULL, *len, PROT_READ, MAP_SHARED, bpf_map__fd(ld->skel->maps.sock_slots),
+		  first * sizeof(struct cp_sock_slot));
+	return *p == MAP_FAILED ? -errno : 0;
+}
 
 int loader__read_slots(const struct loader *ld, slot_window_fn fn, void *arg)
 {
-	int fd = bpf_map__fd(ld->skel->maps.sock_slots);
-	size_t page = sysconf(_SC_PAGESIZE);
+	size_t n_pages = (ld->sock_slots + CP_SLOTS_PER_PAGE - 1) / CP_SLOTS_PER_PAGE;
 	int err = 0;
 
-	for (size_t first = 0; !err && first < ld->sock_slots; first += SLOT_WINDOW) {
-		size_t n = ld->sock_slots - first < SLOT_WINDOW ? ld->sock_slots - first : SLOT_WINDOW;
-		size_t len = (n * sizeof(struct cp_sock_slot) + page - 1) & ~(page - 1);
-		void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd,
-			       first * sizeof(struct cp_sock_slot));
+	for (size_t first = 0; !err && first < n_pages; first += PAGES_PER_WINDOW) {
+		size_t pages = n_pages - first < PAGES_PER_WINDOW ? n_pages - first :
+								     PAGES_PER_WINDOW;
+		size_t slot0 = first * CP_SLOTS_PER_PAGE, n, len, i;
+		void *p;
 
-		if (p == MAP_FAILED)
-			return -errno;
-		err = fn(arg, p, n);
+		for (i = 0; i < pages && !page_marked(ld->slot_pages, first + i); i++)
+			;
+		if (i == pages)
+			continue;	/* no slot in use there: not even mapped */
+		n = ld->sock_slots - slot0 < SLOT_WINDOW ? ld->sock_slots - slot0 : SLOT_WINDOW;
+		err = map_slots(ld, slot0, n, &p, &len);
+		if (err)
+			return err;
+		err = read_window(ld->slot_pages, p, first, pages, n, fn, arg);
 		munmap(p, len);
 	}
 	return err;
 }
 
-static int no_op(void *arg, const struct cp_sock_slot *slots, size_t n)
+/* slot_pages, mapped read-write for the life of the loader; and a first window of
+ * sock_slots, to fail now rather than at the first pass. */
+static int map_slot_pages(struct loader *ld)
 {
-	(void)arg, (void)slots, (void)n;
-	return 0;
+	size_t page = sysconf(_SC_PAGESIZE), len;
+	void *p;
+	int err;
+
+	ld->slot_pages_len = (CP_SLOT_PAGE_WORDS(ld->sock_slots) * sizeof(__u64) + page - 1) &
+			     ~(page - 1);
+	p = mmap(NULL, ld->slot_pages_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bpf_map__fd(ld->skel->maps.slot_pages), 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	ld->slot_pages = p;
+	err = map_slots(ld, 0, ld->sock_slots < SLOT_WINDOW ? ld->sock_slots : SLOT_WINDOW, &p,
+			&len);
+	if (!err) {
+		munmap(p, len);
+		return 0;
+	}
+	munmap(ld->slot_pages, ld->slot_pages_len);
+	ld->slot_pages = NULL;
+	return err;
 }
 
 /* Attach to the cgroup v2 root with a link: beside whatever else is attached there. */
@@ -350,7 +417,7 @@ int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_net
 		log_err("loading BPF programs: %s (run with -vv for the verifier log)", strerror(-err));
 		goto out_destroy;
 	}
-	err = loader__read_slots(ld, no_op, NULL);	/* fail now, not at the first pass */
+	err = map_slot_pages(ld);
 	if (err) {
 		log_err("mapping sock_slots: %s", strerror(-err));
 		goto out_destroy;
@@ -383,6 +450,9 @@ out_close_cgroup:
 
 void loader__stop(struct loader *ld)
 {
+	if (ld->slot_pages)
+		munmap(ld->slot_pages, ld->slot_pages_len);
+	ld->slot_pages = NULL;
 	disarm_syscalls(ld);
 	syscalls_bpf__destroy(ld->sys);
 	ld->sys = NULL;

@@ -27,6 +27,8 @@ struct loader {
 	int cgroup_fd;
 	char cgroup_path[256];
 	__u32 sock_slots;		/* --sock-slots */
+	__u64 *slot_pages;		/* the slot_pages map, mapped read-write */
+	size_t slot_pages_len;
 };
 
 /* What the kernel side lost since load (JSON "lost"). */
@@ -49,7 +51,9 @@ void loader__stop(struct loader *ld);
 int loader__arm_syscalls(struct loader *ld, bool on);
 int loader__read_counters(const struct loader *ld, __u64 out[], int n);
 int loader__read_lost(const struct loader *ld, struct cp_lost *lost);
-/* Call fn on every slot of sock_slots, a window of the map (mapped read-only) at a time. */
+/* Call fn on the pages of sock_slots that may hold slots in use (slot_pages), mapped
+ * read-only a window at a time; fn returns how many of slots[0..n) are in use (the page
+ * stays marked while any is), or -errno to stop. */
 typedef int (*slot_window_fn)(void *arg, const struct cp_sock_slot *slots, size_t n);
 int loader__read_slots(const struct loader *ld, slot_window_fn fn, void *arg);
 /* A new iter/tcp file descriptor, scoped to the calling thread's netns. */
