@@ -46,6 +46,7 @@ struct ns_state {
 	__u64 model_tw;			/* entries the model held for it at the last pass */
 	unsigned int quiet_checks;	/* checks in a row that found nothing to correct */
 	struct cp_local_list truth_binds;	/* bind-held (address, port) in the last truth pass */
+	bool bound_inactive_left;	/* the last INET_DIAG dump found bound-only sockets */
 	__u64 corr_last, corr_total;
 	__u64 gauge_corr_last, gauge_corr_total;	/* gaugecheck's, at its checks */
 	bool seen;
@@ -59,6 +60,7 @@ struct ns_work {
 	struct cp_limits limits;
 	int limits_err;
 	bool truth_taken;
+	bool bound_dumped;		/* the truth has the INET_DIAG bound-only dump */
 	__u64 truth_ns;			/* CLOCK_MONOTONIC when the truth pass began */
 	struct cp_truth truth;
 	struct cp_local_list udp;	/* UDP sockets' local (address, port), every pass */
@@ -256,7 +258,7 @@ static void read_one_netns(struct ns_work *w, struct ns_pass *p, unsigned int sl
 {
 	struct cp_sockstat ss;
 	struct ns_state *st;
-	bool have_ss, wanted;
+	bool have_ss, wanted, dump_bound;
 	int fd;
 
 	w->err = netns__enter(w->ref);
@@ -282,6 +284,7 @@ static void read_one_netns(struct ns_work *w, struct ns_pass *p, unsigned int sl
 	st = ns_state_get(p->c, w->cookie);
 	wanted = st && truth_wanted(st, have_ss ? &ss : &(struct cp_sockstat){ .tw = 1 }, p->now);
 	w->seeding = st && !st->seeded;
+	dump_bound = w->seeding || (st && st->bound_inactive_left);
 	pthread_mutex_unlock(&p->lock);
 	if (!wanted)
 		return;
@@ -295,8 +298,15 @@ static void read_one_netns(struct ns_work *w, struct ns_pass *p, unsigned int sl
 			return;
 		}
 	}
-	if (truth__read_bound_inactive(&w->truth))
+	/* Bound-only sockets are seen by no iterator, only by an INET_DIAG dump, which walks
+	 * every socket of the machine (twice: once per family): a tenth of this process's CPU in
+	 * a client-close storm. Those bound after the start are followed live (post_bind, then
+	 * the release or tcp_destroy_sock), so the dump is for those bound before it, which can
+	 * only go away: it is taken when a netns is seeded, and again only while the last dump
+	 * found some. */
+	if (dump_bound && truth__read_bound_inactive(&w->truth))
 		log_debug("INET_DIAG bound-inactive dump in netns %s failed", w->ref->path);
+	w->bound_dumped = dump_bound;
 	w->truth_taken = true;
 }
 
@@ -1094,6 +1104,8 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 					   w->truth_ns, mono_ns(), &pd.tw_added);
 		if (truth_bind_pairs(w, &st->truth_binds))
 			log_warn("out of memory reading bind-held ports");
+		if (w->bound_dumped)
+			st->bound_inactive_left = w->truth.bound_inactive.n > 0;
 		if (w->seeding) {
 			/* Seeding, not a correction. Spread the namespaces' first checks over
 			 * one period, so that they do not all fall in the same interval. */
