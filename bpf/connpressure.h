@@ -116,13 +116,15 @@ struct cp_holder_val {
 	char  comm[CP_COMM_LEN];
 };
 
-/* A TIME_WAIT (or FIN_WAIT2-substate) socket of the model, keyed by its 4-tuple. */
+/* A TIME_WAIT (or FIN_WAIT2-substate) socket of the model, keyed by its 4-tuple. Its
+ * destination's fields come first, dport before sport, so that a dump sorted by key has the
+ * entries of each destination side by side (user space counts them in one pass). */
 struct cp_tw_key {
 	__u64 netns_cookie;
 	__u8  saddr[16];
 	__u8  daddr[16];
-	__u16 sport;
 	__u16 dport;
+	__u16 sport;
 	__u8  proto;
 	__u8  pad[3];
 };

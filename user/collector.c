@@ -506,41 +506,72 @@ static void top_holder(const struct pass_data *pd, struct cp_dest_row *row)
 	memcpy(row->top_comm, top->comm, CP_COMM_LEN);
 }
 
-/* TIME_WAIT model entries per destination: one pass over a sorted copy of keys. */
+/* TIME_WAIT model entries per destination, sorted by destination, one row each. */
 static int cmp_dest(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct cp_dest_key));
 }
 
-struct tw_dests {
-	struct cp_dest_key *keys;
-	size_t n;
+struct tw_dest {
+	struct cp_dest_key key;
+	__u64 n;
 };
 
-static void add_tw_dest(void *arg, const struct cp_tw_key *k, const struct cp_tw_val *v)
+struct tw_dests {
+	struct tw_dest *v;
+	size_t n, cap;
+};
+
+static int add_tw_dest(void *arg, const struct cp_dest_key *dest, __u32 pid, const char *comm,
+		       __u64 n)
 {
 	struct tw_dests *t = arg;
 
-	if (!(v->flags & CP_TW_BOUND))
-		twmodel_dest_of(&t->keys[t->n++], k);
+	(void)pid, (void)comm;
+	if (t->n && !cmp_dest(&t->v[t->n - 1].key, dest)) {
+		t->v[t->n - 1].n += n;	/* the same destination's next owner */
+		return 0;
+	}
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct tw_dest *p = realloc(t->v, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		t->v = p;
+		t->cap = cap;
+	}
+	t->v[t->n].key = *dest;
+	t->v[t->n++].n = n;
+	return 0;
 }
 
-static __u64 count_sorted(const struct tw_dests *t, const struct cp_dest_key *key)
+/* Count the model's entries per destination: the dumps' runs, sorted, the same destination's
+ * rows (from both dumps, or a destination with many owners) summed. */
+static int tw_dests_build(struct tw_dests *t, const struct pass_data *pd)
 {
-	size_t lo = 0, hi = t->n, first;
+	size_t out = 0;
+	int err = twmodel__each_owner(&pd->tw, add_tw_dest, t) ?:
+		  twmodel__each_owner(&pd->tw_added, add_tw_dest, t);
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (cmp_dest(&t->keys[mid], key) < 0)
-			lo = mid + 1;
+	if (err)
+		return err;
+	qsort(t->v, t->n, sizeof(*t->v), cmp_dest);
+	for (size_t i = 0; i < t->n; i++) {
+		if (out && !cmp_dest(&t->v[out - 1].key, &t->v[i].key))
+			t->v[out - 1].n += t->v[i].n;
 		else
-			hi = mid;
+			t->v[out++] = t->v[i];
 	}
-	first = lo;
-	while (lo < t->n && !cmp_dest(&t->keys[lo], key))
-		lo++;
-	return lo - first;
+	t->n = out;
+	return 0;
+}
+
+static __u64 tw_count(const struct tw_dests *t, const struct cp_dest_key *key)
+{
+	const struct tw_dest *d = bsearch(key, t->v, t->n, sizeof(*t->v), cmp_dest);
+
+	return d ? d->n : 0;
 }
 
 struct bound_tw {
@@ -740,8 +771,7 @@ static int fill_dests(struct collector *c, const struct pass_data *pd,
 
 	/* Rows: live gauges, then destinations holding only TIME_WAIT entries (seeded, or
 	 * whose gauges never fitted in the map). */
-	for (i = 0; i < twd->n; i++)
-		n_rows += !i || cmp_dest(&twd->keys[i - 1], &twd->keys[i]);
+	n_rows += twd->n;
 	ns->dests = calloc(n_rows + 1, sizeof(*ns->dests));
 	if (!ns->dests)
 		return -ENOMEM;
@@ -758,9 +788,8 @@ static int fill_dests(struct collector *c, const struct pass_data *pd,
 		} else {
 			size_t t = i - pd->dests.n;
 
-			k = &twd->keys[t];
-			if ((t && !cmp_dest(&twd->keys[t - 1], k)) ||
-			    bsearch(k, pd->dests.keys, pd->dests.n, sizeof(*k), cmp_dest))
+			k = &twd->v[t].key;
+			if (bsearch(k, pd->dests.keys, pd->dests.n, sizeof(*k), cmp_dest))
 				continue;	/* counted already */
 		}
 		if (k->netns_cookie != cookie)
@@ -768,7 +797,7 @@ static int fill_dests(struct collector *c, const struct pass_data *pd,
 		row = &ns->dests[ns->n_dests];
 		memset(row, 0, sizeof(*row));
 		row->key = *k;
-		row->time_wait = count_sorted(twd, k);
+		row->time_wait = tw_count(twd, k);
 		if (v) {
 			__s64 off[GAUGE_N], n;
 
@@ -966,6 +995,14 @@ static void tw_cache_lend(struct collector *c, struct pass_data *pd, __u64 now)
 	pd->tw_added = c->twc.added;
 }
 
+/* Before a full read: the last one goes (a storm's model is megabytes). */
+static void tw_cache_drop(struct collector *c)
+{
+	map_dump__free(&c->twc.tw);
+	map_dump__free(&c->twc.added);
+	c->twc.valid = false;
+}
+
 /* After a full read: keep it, with the counts it matches, for the passes until the next. */
 static void tw_cache_keep(struct collector *c, struct pass_data *pd, __u64 read_ns)
 {
@@ -1047,9 +1084,13 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		goto out;
 
 	c->tw_full = tw_full_read_due(c, work, list.n, now);
+	if (c->tw_full)
+		tw_cache_drop(c);	/* not both the old read and the new one in memory */
 	err = take_census(c, &pd);
 	if (!err)
 		err = dump_maps(c->o.loader, &pd, c->tw_full);
+	if (!err && c->tw_full)
+		err = map_dump__sort(&pd.tw);	/* each destination's entries side by side */
 	if (err) {
 		log_err("reading BPF maps: %s", strerror(-err));
 		goto out;
@@ -1136,13 +1177,9 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 		if (err)
 			goto out;
 	}
-	twd.keys = malloc((pd.tw.n + pd.tw_added.n + 1) * sizeof(*twd.keys));
-	if (!twd.keys) {
-		err = -ENOMEM;
+	err = tw_dests_build(&twd, &pd);
+	if (err)
 		goto out;
-	}
-	each_tw(&pd, add_tw_dest, &twd);
-	qsort(twd.keys, twd.n, sizeof(*twd.keys), cmp_dest);
 
 	elapsed = c->last_pass_ns ? (now - c->last_pass_ns) / 1e9 : 0;
 	for (i = 0; i < list.n; i++) {
@@ -1201,7 +1238,7 @@ out:
 		free(work[i].udp_ranged.v);
 	}
 	free(work);
-	free(twd.keys);
+	free(twd.v);
 	if (c->tw_full && !err) {
 		tw_cache_keep(c, &pd, now);	/* the cache owns this read now */
 	} else if (c->tw_full) {

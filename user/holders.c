@@ -28,11 +28,17 @@ static void add(struct holders *h, const struct cp_dest_key *dest, __u32 pid, __
 	memcpy(r->comm, comm, CP_COMM_LEN);
 }
 
+static int add_tw_owner(void *arg, const struct cp_dest_key *dest, __u32 pid, const char *comm,
+			__u64 n)
+{
+	add(arg, dest, pid, n, comm);
+	return 0;
+}
+
 int holders__build(struct holders *h, const struct map_dump *live,
 		   const struct map_dump *const tw[], size_t n_tw)
 {
 	size_t i, t, want = live->n + 1, out = 0;
-	struct cp_dest_key dest;
 
 	for (t = 0; t < n_tw; t++)
 		want += tw[t]->n;
@@ -47,16 +53,10 @@ int holders__build(struct holders *h, const struct map_dump *live,
 		if (v->ports > 0)
 			add(h, &k->dest, k->pid, v->ports, v->comm);
 	}
-	for (t = 0; t < n_tw; t++) {
-		for (i = 0; i < tw[t]->n; i++) {
-			const struct cp_tw_val *v = map_dump__val(tw[t], i);
-
-			if (tw_removed(v) || (v->flags & CP_TW_BOUND))
-				continue;
-			twmodel_dest_of(&dest, map_dump__key(tw[t], i));
-			add(h, &dest, v->pid, 1, v->comm);
-		}
-	}
+	/* TIME_WAIT entries as one row per (destination, owner): a storm's model holds
+	 * hundreds of thousands, whose rows, sorted each pass, were most of this one's CPU. */
+	for (t = 0; t < n_tw; t++)
+		twmodel__each_owner(tw[t], add_tw_owner, h);
 	qsort(h->rows, h->n, sizeof(*h->rows), cmp_holder);
 	for (i = 0; i < h->n; i++) {	/* one row per (dest, pid), ports summed */
 		if (out && !cmp_holder(&h->rows[out - 1], &h->rows[i])) {

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* maps.c: bulk reads and deletes of BPF hash maps for the collector, and their dumps. */
+#define _GNU_SOURCE	/* qsort_r */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/types.h>
 #include <bpf/bpf.h>
 #include "maps.h"
 
@@ -93,31 +96,57 @@ int map_dump__append(struct map_dump *d, const void *key, const void *val)
 	return 0;
 }
 
-static size_t sort_key_size;
-static int cmp_record(const void *a, const void *b)
+static int cmp_by_key(const void *a, const void *b, void *arg)
 {
-	return memcmp(a, b, sort_key_size);
+	const struct map_dump *d = arg;
+
+	return memcmp(map_dump__key(d, *(const __u32 *)a), map_dump__key(d, *(const __u32 *)b),
+		      d->key_size);
+}
+
+/* Put entry order[i] at i for every i, following each cycle of the permutation with one
+ * entry aside: no second copy of the dump (a storm's TIME_WAIT model is megabytes). */
+static void permute(struct map_dump *d, __u32 *order, void *key_tmp, void *val_tmp)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		size_t j = i;
+
+		if (order[i] == i)
+			continue;
+		memcpy(key_tmp, map_dump__key(d, i), d->key_size);
+		memcpy(val_tmp, map_dump__val(d, i), d->val_size);
+		while (order[j] != i) {
+			size_t from = order[j];
+
+			memcpy(map_dump__key(d, j), map_dump__key(d, from), d->key_size);
+			memcpy(map_dump__val(d, j), map_dump__val(d, from), d->val_size);
+			order[j] = j;
+			j = from;
+		}
+		memcpy(map_dump__key(d, j), key_tmp, d->key_size);
+		memcpy(map_dump__val(d, j), val_tmp, d->val_size);
+		order[j] = j;
+	}
 }
 
 int map_dump__sort(struct map_dump *d)
 {
-	size_t rec = d->key_size + d->val_size;
-	char *tmp = malloc(d->n * rec + 1);
+	__u32 *order = malloc((d->n + 1) * sizeof(*order));
+	char *tmp = malloc(d->key_size + d->val_size + 1);
+	int err = 0;
 
-	if (!tmp)
-		return -ENOMEM;
-	for (size_t i = 0; i < d->n; i++) {
-		memcpy(tmp + i * rec, map_dump__key(d, i), d->key_size);
-		memcpy(tmp + i * rec + d->key_size, map_dump__val(d, i), d->val_size);
+	if (!order || !tmp || d->n > UINT32_MAX) {
+		err = -ENOMEM;
+		goto out;
 	}
-	sort_key_size = d->key_size;
-	qsort(tmp, d->n, rec, cmp_record);
-	for (size_t i = 0; i < d->n; i++) {
-		memcpy(map_dump__key(d, i), tmp + i * rec, d->key_size);
-		memcpy(map_dump__val(d, i), tmp + i * rec + d->key_size, d->val_size);
-	}
+	for (size_t i = 0; i < d->n; i++)
+		order[i] = i;
+	qsort_r(order, d->n, sizeof(*order), cmp_by_key, d);	/* indexes, not records */
+	permute(d, order, tmp, tmp + d->key_size);
+out:
+	free(order);
 	free(tmp);
-	return 0;
+	return err;
 }
 
 void *map_dump__find(const struct map_dump *d, const void *key)

@@ -26,6 +26,64 @@ void twmodel__expire(int fd, struct map_dump *tw, __u64 now)
 	free(dead);
 }
 
+/* Owners of the destination whose entries are being counted: a few at a time. */
+#define RUN_OWNERS 8
+
+struct owner_run {
+	struct cp_dest_key dest;
+	size_t n;
+	struct {
+		__u32 pid;
+		__u64 count;
+		const char *comm;
+	} o[RUN_OWNERS];
+};
+
+static int run_flush(struct owner_run *r, tw_owner_fn fn, void *arg)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < r->n && !err; i++)
+		err = fn(arg, &r->dest, r->o[i].pid, r->o[i].comm, r->o[i].count);
+	r->n = 0;
+	return err;
+}
+
+int twmodel__each_owner(const struct map_dump *tw, tw_owner_fn fn, void *arg)
+{
+	struct owner_run run = { .n = 0 };
+	struct cp_dest_key dest;
+	int err = 0;
+
+	for (size_t i = 0; i < tw->n && !err; i++) {
+		const struct cp_tw_val *v = map_dump__val(tw, i);
+		size_t j;
+
+		if (tw_removed(v) || (v->flags & CP_TW_BOUND))
+			continue;
+		twmodel_dest_of(&dest, map_dump__key(tw, i));
+		if (run.n && memcmp(&dest, &run.dest, sizeof(dest)))
+			err = run_flush(&run, fn, arg);	/* the next destination */
+		run.dest = dest;
+		for (j = 0; j < run.n && run.o[j].pid != v->pid; j++)
+			;
+		if (j == RUN_OWNERS) {	/* many owners: give these, go on with the rest */
+			err = err ?: run_flush(&run, fn, arg);
+			j = 0;
+		}
+		if (j == run.n) {
+			run.o[j].pid = v->pid;
+			run.o[j].count = 0;
+			run.o[j].comm = v->comm;
+			run.n++;
+		}
+		if (!run.o[j].comm[0])
+			run.o[j].comm = v->comm;
+		run.o[j].count++;
+	}
+	return err ?: run_flush(&run, fn, arg);
+}
+
 /* A TIME_WAIT socket the kernel has; bound: its port was bind()'s. */
 struct truth_tw {
 	struct cp_tw_key key;

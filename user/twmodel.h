@@ -29,6 +29,17 @@ static inline void twmodel_dest_of(struct cp_dest_key *d, const struct cp_tw_key
 	d->proto = k->proto;
 }
 
+/*
+ * The live connect()-side entries of a dump (removed and bind()-held ones skipped), counted
+ * per (destination, owner pid): fn gets each count with the owner's comm. A dump sorted by
+ * key (see struct cp_tw_key) gives one call per pair, or a few for a destination with many
+ * owners; an unsorted one may give several per pair, which the caller sums. Stops at, and
+ * returns, fn's first non-zero return.
+ */
+typedef int (*tw_owner_fn)(void *arg, const struct cp_dest_key *dest, __u32 pid,
+			   const char *comm, __u64 n);
+int twmodel__each_owner(const struct map_dump *tw, tw_owner_fn fn, void *arg);
+
 /* Delete entries older than 60 s at now (CLOCK_MONOTONIC ns); they are marked removed. */
 void twmodel__expire(int map_fd, struct map_dump *tw, __u64 now);
 
