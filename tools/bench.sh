@@ -20,8 +20,8 @@
 #   Before measuring, each tracer gets a short functional check (start, 1 s of load, stop, count its
 #   output lines); a tracer whose binary or flag is missing, or that fails to start, is skipped with
 #   a note. libbpf-tools is installed with apt-get when tcplife/tcpstates are wanted and missing, and
-#   tracefs is mounted at /sys/kernel/tracing if it is not mounted (their tracepoints need it; it is
-#   left mounted).
+#   tracefs is mounted at /sys/kernel/tracing if it is not mounted (their tracepoints need it), and
+#   unmounted at the end.
 #
 # USAGE (root)
 #   tools/bench.sh [--rounds N] [--seconds S] [--threads N] [--modes LIST] [--tracers LIST]
@@ -121,6 +121,7 @@ TRACER_TABLE=(
 NS_PREFIX="cpbench-$$-"
 NS_SEQ=0
 TMP=
+TRACEFS_MOUNTED=	# set when this script mounted tracefs, which it unmounts at the end
 TPID=		# the running tracer, if any
 TSIG=INT	# and the signal that stops it
 LPID=		# the running load generator, if any
@@ -171,6 +172,7 @@ cleanup() {
 		case $ns in "$NS_PREFIX"*) ip netns del "$ns" 2>/dev/null ;; esac
 	done
 	[ -n "$TMP" ] && rm -rf "$TMP"
+	[ -n "$TRACEFS_MOUNTED" ] && umount /sys/kernel/tracing 2>/dev/null
 }
 
 trap cleanup EXIT
@@ -223,7 +225,8 @@ find_libbpf_tool() {
 ensure_tracefs() {
 	[ -d /sys/kernel/tracing/events ] || [ -d /sys/kernel/debug/tracing/events ] && return 0
 	if mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null; then
-		note "tracefs was not mounted; mounted it at /sys/kernel/tracing (left mounted)"
+		TRACEFS_MOUNTED=1
+		note "tracefs was not mounted; mounted it at /sys/kernel/tracing until the end"
 	else
 		note "tracefs is not mounted and mounting it failed: classic tracepoints will not attach"
 	fi
