@@ -143,28 +143,11 @@ int truth__read_sockstat(struct cp_sockstat *out)
 	return 0;
 }
 
-/* One INET_DIAG dump: the local (address, port) of every socket it returns. */
-static int diag_dump(int fd, int family, int proto, __u32 states, struct cp_local_list *out)
+/* The local (address, port) of every socket an INET_DIAG dump returns. */
+static int diag_recv(int fd, struct cp_local_list *out)
 {
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 req;
-	} msg = {
-		.nlh = {
-			.nlmsg_len = sizeof(msg),
-			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
-		},
-		.req = {
-			.sdiag_family = family,
-			.sdiag_protocol = proto,
-			.idiag_states = states,
-		},
-	};
 	char buf[32768];
 
-	if (send(fd, &msg, sizeof(msg), 0) < 0)
-		return -errno;
 	for (;;) {
 		ssize_t len = recv(fd, buf, sizeof(buf), 0);
 		struct nlmsghdr *h;
@@ -193,6 +176,30 @@ static int diag_dump(int fd, int family, int proto, __u32 states, struct cp_loca
 	}
 }
 
+/* One INET_DIAG dump of one family. */
+static int diag_dump(int fd, int family, int proto, __u32 states, struct cp_local_list *out)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} msg = {
+		.nlh = {
+			.nlmsg_len = sizeof(msg),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		},
+		.req = {
+			.sdiag_family = family,
+			.sdiag_protocol = proto,
+			.idiag_states = states,
+		},
+	};
+
+	if (send(fd, &msg, sizeof(msg), 0) < 0)
+		return -errno;
+	return diag_recv(fd, out);
+}
+
 static int diag_both_families(int proto, __u32 states, struct cp_local_list *out)
 {
 	int fd, err;
@@ -207,9 +214,39 @@ static int diag_both_families(int proto, __u32 states, struct cp_local_list *out
 	return err;
 }
 
+/* TCP sockets of both families in one dump: the older request (TCPDIAG_GETSOCK) asks for
+ * AF_UNSPEC, so the kernel walks its socket tables once instead of once per family. */
+static int diag_tcp_dump(__u32 states, struct cp_local_list *out)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req req;
+	} msg = {
+		.nlh = {
+			.nlmsg_len = sizeof(msg),
+			.nlmsg_type = TCPDIAG_GETSOCK,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		},
+		.req = { .idiag_states = states },
+	};
+	int fd, err;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	err = send(fd, &msg, sizeof(msg), 0) < 0 ? -errno : diag_recv(fd, out);
+	close(fd);
+	return err;
+}
+
 int truth__read_bound_inactive(struct cp_truth *t)
 {
-	/* Only bound-inactive sockets are asked for; the kernel reports them as CLOSE. */
+	/* Only bound-inactive sockets are asked for; the kernel reports them as CLOSE. The walk
+	 * covers every socket of the machine, so one dump for both families (two when the
+	 * kernel refuses the older request). */
+	t->bound_inactive.n = 0;
+	if (!diag_tcp_dump(1u << TCP_BOUND_INACTIVE, &t->bound_inactive))
+		return 0;
 	t->bound_inactive.n = 0;
 	return diag_both_families(IPPROTO_TCP, 1u << TCP_BOUND_INACTIVE, &t->bound_inactive);
 }
