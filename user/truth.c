@@ -176,8 +176,20 @@ static int diag_recv(int fd, struct cp_local_list *out)
 	}
 }
 
+/* Send one INET_DIAG dump request on a socket of its own and collect what it returns. */
+static int diag_request(const void *msg, size_t len, struct cp_local_list *out)
+{
+	int err, fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	if (fd < 0)
+		return -errno;
+	err = send(fd, msg, len, 0) < 0 ? -errno : diag_recv(fd, out);
+	close(fd);
+	return err;
+}
+
 /* One INET_DIAG dump of one family. */
-static int diag_dump(int fd, int family, int proto, __u32 states, struct cp_local_list *out)
+static int diag_dump(int family, int proto, __u32 states, struct cp_local_list *out)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -195,23 +207,12 @@ static int diag_dump(int fd, int family, int proto, __u32 states, struct cp_loca
 		},
 	};
 
-	if (send(fd, &msg, sizeof(msg), 0) < 0)
-		return -errno;
-	return diag_recv(fd, out);
+	return diag_request(&msg, sizeof(msg), out);
 }
 
 static int diag_both_families(int proto, __u32 states, struct cp_local_list *out)
 {
-	int fd, err;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0)
-		return -errno;
-	err = diag_dump(fd, AF_INET, proto, states, out);
-	if (!err)
-		err = diag_dump(fd, AF_INET6, proto, states, out);
-	close(fd);
-	return err;
+	return diag_dump(AF_INET, proto, states, out) ?: diag_dump(AF_INET6, proto, states, out);
 }
 
 /* TCP sockets of both families in one dump: the older request (TCPDIAG_GETSOCK) asks for
@@ -229,14 +230,8 @@ static int diag_tcp_dump(__u32 states, struct cp_local_list *out)
 		},
 		.req = { .idiag_states = states },
 	};
-	int fd, err;
 
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0)
-		return -errno;
-	err = send(fd, &msg, sizeof(msg), 0) < 0 ? -errno : diag_recv(fd, out);
-	close(fd);
-	return err;
+	return diag_request(&msg, sizeof(msg), out);
 }
 
 int truth__read_bound_inactive(struct cp_truth *t)
