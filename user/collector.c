@@ -506,72 +506,56 @@ static void top_holder(const struct pass_data *pd, struct cp_dest_row *row)
 	memcpy(row->top_comm, top->comm, CP_COMM_LEN);
 }
 
-/* TIME_WAIT model entries per destination, sorted by destination, one row each. */
+/* TIME_WAIT model entries per destination: a dump of (cp_dest_key, __u64 count), sorted. */
 static int cmp_dest(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct cp_dest_key));
 }
 
-struct tw_dest {
-	struct cp_dest_key key;
-	__u64 n;
-};
-
-struct tw_dests {
-	struct tw_dest *v;
-	size_t n, cap;
-};
-
 static int add_tw_dest(void *arg, const struct cp_dest_key *dest, __u32 pid, const char *comm,
 		       __u64 n)
 {
-	struct tw_dests *t = arg;
+	struct map_dump *t = arg;
 
 	(void)pid, (void)comm;
-	if (t->n && !cmp_dest(&t->v[t->n - 1].key, dest)) {
-		t->v[t->n - 1].n += n;	/* the same destination's next owner */
+	if (t->n && !cmp_dest(map_dump__key(t, t->n - 1), dest)) {
+		*(__u64 *)map_dump__val(t, t->n - 1) += n;	/* the same destination's next owner */
 		return 0;
 	}
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct tw_dest *p = realloc(t->v, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		t->v = p;
-		t->cap = cap;
-	}
-	t->v[t->n].key = *dest;
-	t->v[t->n++].n = n;
-	return 0;
+	return map_dump__append(t, dest, &n);
 }
 
 /* Count the model's entries per destination: the dumps' runs, sorted, the same destination's
  * rows (from both dumps, or a destination with many owners) summed. */
-static int tw_dests_build(struct tw_dests *t, const struct pass_data *pd)
+static int tw_dests_build(struct map_dump *t, const struct pass_data *pd)
 {
 	size_t out = 0;
-	int err = twmodel__each_owner(&pd->tw, add_tw_dest, t) ?:
-		  twmodel__each_owner(&pd->tw_added, add_tw_dest, t);
+	int err;
 
+	t->key_size = sizeof(struct cp_dest_key);
+	t->val_size = sizeof(__u64);
+	err = twmodel__each_owner(&pd->tw, add_tw_dest, t) ?:
+	      twmodel__each_owner(&pd->tw_added, add_tw_dest, t) ?: map_dump__sort(t);
 	if (err)
 		return err;
-	qsort(t->v, t->n, sizeof(*t->v), cmp_dest);
 	for (size_t i = 0; i < t->n; i++) {
-		if (out && !cmp_dest(&t->v[out - 1].key, &t->v[i].key))
-			t->v[out - 1].n += t->v[i].n;
-		else
-			t->v[out++] = t->v[i];
+		if (out && !cmp_dest(map_dump__key(t, out - 1), map_dump__key(t, i))) {
+			*(__u64 *)map_dump__val(t, out - 1) += *(__u64 *)map_dump__val(t, i);
+			continue;
+		}
+		memmove(map_dump__key(t, out), map_dump__key(t, i), t->key_size);
+		memmove(map_dump__val(t, out), map_dump__val(t, i), t->val_size);
+		out++;
 	}
 	t->n = out;
 	return 0;
 }
 
-static __u64 tw_count(const struct tw_dests *t, const struct cp_dest_key *key)
+static __u64 tw_count(const struct map_dump *t, const struct cp_dest_key *key)
 {
-	const struct tw_dest *d = bsearch(key, t->v, t->n, sizeof(*t->v), cmp_dest);
+	const __u64 *n = map_dump__find(t, key);
 
-	return d ? d->n : 0;
+	return n ? *n : 0;
 }
 
 struct bound_tw {
@@ -763,7 +747,7 @@ static __u64 tw_since_read(const struct collector *c, const struct cp_dest_key *
 }
 
 static int fill_dests(struct collector *c, const struct pass_data *pd,
-		      const struct tw_dests *twd, __u64 cookie, struct cp_netns_snap *ns,
+		      const struct map_dump *twd, __u64 cookie, struct cp_netns_snap *ns,
 		      const struct cp_port_set *held, double elapsed)
 {
 	__u32 pid = c->o.cfg->pid;
@@ -788,7 +772,7 @@ static int fill_dests(struct collector *c, const struct pass_data *pd,
 		} else {
 			size_t t = i - pd->dests.n;
 
-			k = &twd->v[t].key;
+			k = map_dump__key(twd, t);
 			if (bsearch(k, pd->dests.keys, pd->dests.n, sizeof(*k), cmp_dest))
 				continue;	/* counted already */
 		}
@@ -865,7 +849,7 @@ static int fill_fails(struct collector *c, const struct pass_data *pd, __u64 coo
 	return 0;
 }
 
-static int fill_netns(struct collector *c, struct pass_data *pd, const struct tw_dests *twd,
+static int fill_netns(struct collector *c, struct pass_data *pd, const struct map_dump *twd,
 		      const struct ns_work *w, struct ns_state *st, struct cp_netns_snap *ns,
 		      double elapsed)
 {
@@ -1054,7 +1038,7 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 	struct cp_netns_list list;
 	struct ns_work *work = NULL;
 	struct ns_pass pass = {};
-	struct tw_dests twd = {};
+	struct map_dump twd = {};
 	__u64 now = mono_ns();
 	double elapsed;
 	int err, tw_fd = bpf_map__fd(c->o.loader->skel->maps.tw_socks);
@@ -1238,7 +1222,7 @@ out:
 		free(work[i].udp_ranged.v);
 	}
 	free(work);
-	free(twd.v);
+	map_dump__free(&twd);
 	if (c->tw_full && !err) {
 		tw_cache_keep(c, &pd, now);	/* the cache owns this read now */
 	} else if (c->tw_full) {
