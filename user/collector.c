@@ -82,7 +82,8 @@ struct totals {
 struct tw_cache {
 	bool valid;
 	__u64 read_ns;
-	struct map_dump tw, added;	/* tw_socks as read, and what correction added */
+	__u64 n_read;			/* live entries at that read */
+	struct tw_view view;		/* tw_socks as read, corrected, by (destination, owner) */
 	struct totals tw_in, tw_out;	/* cp_dest_key -> cp_dest_stats.tw_in / tw_out */
 };
 
@@ -184,8 +185,7 @@ void collector__free(struct collector *c)
 	totals_free(&c->prev_fails);
 	totals_free(&c->twc.tw_in);
 	totals_free(&c->twc.tw_out);
-	map_dump__free(&c->twc.tw);
-	map_dump__free(&c->twc.added);
+	twview__free(&c->twc.view);
 	gaugecheck__free(&c->gc);
 	pruner__free(&c->prune_dests);
 	pruner__free(&c->prune_holders);
@@ -442,57 +442,45 @@ static void ns_state_prune(struct collector *c)
 	}
 }
 
-/* TIME_WAIT model entries left per netns after expiry: which namespaces need checking. */
-static void count_model_tw(struct collector *c, const struct map_dump *tw)
+static struct ns_state *ns_state_find(struct collector *c, struct ns_state *last, __u64 cookie)
 {
-	struct ns_state *last = NULL;
+	if (last && last->cookie == cookie)
+		return last;
+	for (size_t j = 0; j < c->n_ns; j++)
+		if (c->ns[j].cookie == cookie)
+			return &c->ns[j];
+	return NULL;
+}
+
+/* TIME_WAIT model entries left per netns after expiry: which namespaces need checking. */
+static void count_model_tw(struct collector *c, const struct tw_view *tw)
+{
+	struct ns_state *st = NULL;
 
 	for (size_t i = 0; i < c->n_ns; i++)
 		c->ns[i].model_tw = 0;
-	for (size_t i = 0; i < tw->n; i++) {
-		const struct cp_tw_key *k = map_dump__key(tw, i);
-
-		if (tw_removed(map_dump__val(tw, i)))
-			continue;
-		if (!last || last->cookie != k->netns_cookie) {
-			last = NULL;
-			for (size_t j = 0; j < c->n_ns && !last; j++)
-				if (c->ns[j].cookie == k->netns_cookie)
-					last = &c->ns[j];
-		}
-		if (last)
-			last->model_tw++;
+	for (size_t i = 0; i < tw->n_groups; i++) {
+		st = ns_state_find(c, st, tw->groups[i].dest.netns_cookie);
+		if (st)
+			st->model_tw += tw_group_live(&tw->groups[i]);
+	}
+	for (size_t i = 0; i < tw->n_bound; i++) {
+		st = ns_state_find(c, st, tw->bound[i].key.netns_cookie);
+		if (st && tw->bound[i].entered_ns)
+			st->model_tw++;
 	}
 }
 
 /* ---- building the snapshot --------------------------------------------------------------- */
 
 struct pass_data {
-	struct map_dump dests, holders, tw, tw_added, binds, fails;
+	struct map_dump dests, holders, binds, fails;
+	struct map_dump tw, tw_added;	/* a full read of tw_socks, and what correction added */
+	const struct tw_view *view;	/* the model for this pass (the cache's) */
 	__u32 *dest_ids;		/* each dests entry's id, as read */
 	struct census cen;		/* the live slots, counted before the maps are read */
 	struct holders hold;		/* ports per (destination, pid), TIME_WAIT included */
 };
-
-/* Entries the model holds after this pass's expiry and corrections. */
-static __u64 live_tw(const struct pass_data *pd)
-{
-	__u64 n = pd->tw_added.n;
-
-	for (size_t i = 0; i < pd->tw.n; i++)
-		n += !tw_removed(map_dump__val(&pd->tw, i));
-	return n;
-}
-
-static void each_tw(const struct pass_data *pd, void (*fn)(void *, const struct cp_tw_key *,
-							   const struct cp_tw_val *), void *arg)
-{
-	for (size_t i = 0; i < pd->tw.n; i++)
-		if (!tw_removed(map_dump__val(&pd->tw, i)))
-			fn(arg, map_dump__key(&pd->tw, i), map_dump__val(&pd->tw, i));
-	for (size_t i = 0; i < pd->tw_added.n; i++)
-		fn(arg, map_dump__key(&pd->tw_added, i), map_dump__val(&pd->tw_added, i));
-}
 
 /* The destination's largest holder with a known pid. */
 static void top_holder(const struct pass_data *pd, struct cp_dest_row *row)
@@ -534,8 +522,7 @@ static int tw_dests_build(struct map_dump *t, const struct pass_data *pd)
 
 	t->key_size = sizeof(struct cp_dest_key);
 	t->val_size = sizeof(__u64);
-	err = twmodel__each_owner(&pd->tw, add_tw_dest, t) ?:
-	      twmodel__each_owner(&pd->tw_added, add_tw_dest, t) ?: map_dump__sort(t);
+	err = twview__each_owner(pd->view, add_tw_dest, t) ?: map_dump__sort(t);
 	if (err)
 		return err;
 	for (size_t i = 0; i < t->n; i++) {
@@ -558,27 +545,12 @@ static __u64 tw_count(const struct map_dump *t, const struct cp_dest_key *key)
 	return n ? *n : 0;
 }
 
-struct bound_tw {
-	__u64 cookie;
-	struct cp_local_list *pairs;
-	int err;
-};
-
-static void add_bound_tw(void *arg, const struct cp_tw_key *k, const struct cp_tw_val *v)
-{
-	struct bound_tw *b = arg;
-
-	if ((v->flags & CP_TW_BOUND) && k->netns_cookie == b->cookie)
-		b->err = b->err ?: local_list__add(b->pairs, k->saddr, k->sport);
-}
-
 /* (address, port) pairs held by TCP bind() in one netns: live from the kernel, bound
  * TIME_WAIT entries of the model, and the truth's (listeners, accepted and bind-then-connect
  * sockets, bound-only sockets). */
 static int bind_pairs(const struct pass_data *pd, const struct ns_state *st, __u64 cookie,
 		      struct cp_local_list *out)
 {
-	struct bound_tw btw = { .cookie = cookie, .pairs = out };
 	size_t i;
 	int err = 0;
 
@@ -591,10 +563,13 @@ static int bind_pairs(const struct pass_data *pd, const struct ns_state *st, __u
 		if (k->netns_cookie == cookie && v->sockets > 0)
 			err = local_list__add(out, k->addr, k->port);
 	}
-	if (err)
-		return err;
-	each_tw(pd, add_bound_tw, &btw);
-	return btw.err;
+	for (i = 0; !err && i < pd->view->n_bound; i++) {
+		const struct tw_bound *b = &pd->view->bound[i];
+
+		if (b->key.netns_cookie == cookie && b->entered_ns)
+			err = local_list__add(out, b->key.saddr, b->key.sport);
+	}
+	return err;
 }
 
 static int copy_rows(struct cp_addr_usage *u, struct cp_addr_row **rows, size_t *n)
@@ -954,8 +929,7 @@ static int add_census(struct collector *c, struct pass_data *pd)
 static bool tw_full_read_due(const struct collector *c, const struct ns_work *work, size_t n,
 			     __u64 now)
 {
-	if (!c->twc.valid || c->twc.tw.n + c->twc.added.n < TW_SMALL ||
-	    now - c->twc.read_ns >= TW_FULL_READ_NS)
+	if (!c->twc.valid || c->twc.n_read < TW_SMALL || now - c->twc.read_ns >= TW_FULL_READ_NS)
 		return true;
 	for (size_t i = 0; i < n; i++)
 		if (!work[i].err && work[i].truth_taken)
@@ -963,38 +937,30 @@ static bool tw_full_read_due(const struct collector *c, const struct ns_work *wo
 	return false;
 }
 
-/* A pass without a full read works on the last one: mark what has turned 60 s old since. */
-static void tw_cache_lend(struct collector *c, struct pass_data *pd, __u64 now)
-{
-	struct map_dump *parts[] = { &c->twc.tw, &c->twc.added };
-
-	for (size_t p = 0; p < 2; p++)
-		for (size_t i = 0; i < parts[p]->n; i++) {
-			struct cp_tw_val *v = map_dump__val(parts[p], i);
-
-			if (v->entered_ns < now && now - v->entered_ns >= CP_TW_SECONDS * NSEC)
-				v->entered_ns = 0;
-		}
-	pd->tw = c->twc.tw;
-	pd->tw_added = c->twc.added;
-}
-
 /* Before a full read: the last one goes (a storm's model is megabytes). */
 static void tw_cache_drop(struct collector *c)
 {
-	map_dump__free(&c->twc.tw);
-	map_dump__free(&c->twc.added);
+	twview__free(&c->twc.view);
 	c->twc.valid = false;
 }
 
-/* After a full read: keep it, with the counts it matches, for the passes until the next. */
+/* A full read, expired and corrected: the view every pass works on until the next one. The
+ * dumps go as soon as it is made. */
+static int tw_cache_build(struct collector *c, struct pass_data *pd)
+{
+	const struct map_dump *const dumps[] = { &pd->tw, &pd->tw_added };
+	int err = twview__build(&c->twc.view, dumps, 2);
+
+	map_dump__free(&pd->tw);
+	map_dump__free(&pd->tw_added);
+	return err;
+}
+
+/* After a full pass: the counts its read matches, for the passes until the next. */
 static void tw_cache_keep(struct collector *c, struct pass_data *pd, __u64 read_ns)
 {
-	map_dump__free(&c->twc.tw);
-	map_dump__free(&c->twc.added);
-	c->twc.tw = pd->tw;
-	c->twc.added = pd->tw_added;
 	c->twc.read_ns = read_ns;
+	c->twc.n_read = twview__live(&c->twc.view);
 	c->twc.valid =
 		!totals_set(&c->twc.tw_in, &pd->dests, offsetof(struct cp_dest_stats, tw_in)) &&
 		!totals_set(&c->twc.tw_out, &pd->dests, offsetof(struct cp_dest_stats, tw_out));
@@ -1073,8 +1039,6 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 	err = take_census(c, &pd);
 	if (!err)
 		err = dump_maps(c->o.loader, &pd, c->tw_full);
-	if (!err && c->tw_full)
-		err = map_dump__sort(&pd.tw);	/* each destination's entries side by side */
 	if (err) {
 		log_err("reading BPF maps: %s", strerror(-err));
 		goto out;
@@ -1091,8 +1055,8 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 	if (c->tw_full)
 		twmodel__expire(tw_fd, &pd.tw, now);
 	else
-		tw_cache_lend(c, &pd, now);
-	count_model_tw(c, &pd.tw);
+		twview__expire(&c->twc.view, now);	/* the last full read, aged */
+	pd.view = &c->twc.view;
 
 	if (c->tw_full) {
 		size_t want = 0;
@@ -1152,15 +1116,17 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 					    (1u << (st->quiet_checks < 3 ? st->quiet_checks : 3));
 		}
 	}
-	if (c->tw_full)	/* between full reads the kernel's own increments stand */
-		c->o.loader->skel->bss->tw_entries = live_tw(&pd);
-	{
-		const struct map_dump *const tw[] = { &pd.tw, &pd.tw_added };
-
-		err = holders__build(&pd.hold, &pd.holders, tw, 2);
+	if (c->tw_full) {
+		err = tw_cache_build(c, &pd);
 		if (err)
 			goto out;
+		/* between full reads the kernel's own increments stand */
+		c->o.loader->skel->bss->tw_entries = twview__live(pd.view);
 	}
+	count_model_tw(c, pd.view);
+	err = holders__build(&pd.hold, &pd.holders, pd.view);
+	if (err)
+		goto out;
 	err = tw_dests_build(&twd, &pd);
 	if (err)
 		goto out;
@@ -1223,16 +1189,10 @@ out:
 	}
 	free(work);
 	map_dump__free(&twd);
-	if (c->tw_full && !err) {
-		tw_cache_keep(c, &pd, now);	/* the cache owns this read now */
-	} else if (c->tw_full) {
-		map_dump__free(&pd.tw);
-		map_dump__free(&pd.tw_added);
-		c->twc.valid = false;
-	}
-	/* What is left in pd.tw is the cache's (lent to this pass) */
-	memset(&pd.tw, 0, sizeof(pd.tw));
-	memset(&pd.tw_added, 0, sizeof(pd.tw_added));
+	if (c->tw_full && !err)
+		tw_cache_keep(c, &pd, now);
+	else if (c->tw_full)
+		tw_cache_drop(c);
 	pass_data_free(&pd);
 	netns_list__free(&list);
 	return err;

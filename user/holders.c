@@ -35,13 +35,10 @@ static int add_tw_owner(void *arg, const struct cp_dest_key *dest, __u32 pid, co
 	return 0;
 }
 
-int holders__build(struct holders *h, const struct map_dump *live,
-		   const struct map_dump *const tw[], size_t n_tw)
+int holders__build(struct holders *h, const struct map_dump *live, const struct tw_view *tw)
 {
-	size_t i, t, want = live->n + 1, out = 0;
+	size_t i, want = live->n + tw->n_groups + 1, out = 0;
 
-	for (t = 0; t < n_tw; t++)
-		want += tw[t]->n;
 	h->n = 0;
 	h->rows = malloc(want * sizeof(*h->rows));
 	if (!h->rows)
@@ -53,10 +50,8 @@ int holders__build(struct holders *h, const struct map_dump *live,
 		if (v->ports > 0)
 			add(h, &k->dest, k->pid, v->ports, v->comm);
 	}
-	/* TIME_WAIT entries as one row per (destination, owner): a storm's model holds
-	 * hundreds of thousands, whose rows, sorted each pass, were most of this one's CPU. */
-	for (t = 0; t < n_tw; t++)
-		twmodel__each_owner(tw[t], add_tw_owner, h);
+	/* TIME_WAIT entries as one row per (destination, owner), from the model's groups. */
+	twview__each_owner(tw, add_tw_owner, h);
 	qsort(h->rows, h->n, sizeof(*h->rows), cmp_holder);
 	for (i = 0; i < h->n; i++) {	/* one row per (dest, pid), ports summed */
 		if (out && !cmp_holder(&h->rows[out - 1], &h->rows[i])) {

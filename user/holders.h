@@ -9,6 +9,7 @@
 #include <linux/types.h>
 #include "connpressure.h"
 #include "maps.h"
+#include "twmodel.h"
 
 struct holder_row {
 	struct cp_dest_key dest;
@@ -23,9 +24,8 @@ struct holders {
 	size_t n;
 };
 
-/* live: a dump of holder_ports; tw: dumps of TIME_WAIT model entries (removed ones skipped). */
-int holders__build(struct holders *h, const struct map_dump *live,
-		   const struct map_dump *const tw[], size_t n_tw);
+/* live: a dump of holder_ports; tw: the TIME_WAIT model's live entries by owner. */
+int holders__build(struct holders *h, const struct map_dump *live, const struct tw_view *tw);
 /* The destination's largest holder with a known pid, or NULL. */
 const struct holder_row *holders__top(const struct holders *h, const struct cp_dest_key *dest);
 /* Ports pid holds on dest. */

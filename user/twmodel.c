@@ -1,11 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /* twmodel.c: expiry and correction of the TIME_WAIT model (see twmodel.h). */
+#define _GNU_SOURCE	/* qsort_r */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include "twmodel.h"
 
 #define NSEC 1000000000ULL
+
+static bool tw_expired(__u64 entered_ns, __u64 now)
+{
+	return entered_ns < now && now - entered_ns >= CP_TW_SECONDS * NSEC;
+}
 
 void twmodel__expire(int fd, struct map_dump *tw, __u64 now)
 {
@@ -17,7 +26,7 @@ void twmodel__expire(int fd, struct map_dump *tw, __u64 now)
 	for (size_t i = 0; i < tw->n; i++) {
 		struct cp_tw_val *v = map_dump__val(tw, i);
 
-		if (v->entered_ns < now && now - v->entered_ns >= CP_TW_SECONDS * NSEC) {
+		if (tw_expired(v->entered_ns, now)) {
 			dead[n++] = *(struct cp_tw_key *)map_dump__key(tw, i);
 			v->entered_ns = 0;
 		}
@@ -26,62 +35,161 @@ void twmodel__expire(int fd, struct map_dump *tw, __u64 now)
 	free(dead);
 }
 
-/* Owners of the destination whose entries are being counted: a few at a time. */
-#define RUN_OWNERS 8
-
-struct owner_run {
-	struct cp_dest_key dest;
-	size_t n;
-	struct {
-		__u32 pid;
-		__u64 count;
-		const char *comm;
-	} o[RUN_OWNERS];
+/* The dumps a view is built from, and an entry of them by one index: dump 0's first. */
+struct view_src {
+	const struct map_dump *const *dumps;
+	size_t n_dumps;
 };
 
-static int run_flush(struct owner_run *r, tw_owner_fn fn, void *arg)
+static void src_entry(const struct view_src *src, __u32 i, const struct cp_tw_key **k,
+		      const struct cp_tw_val **v)
+{
+	size_t d = 0;
+
+	while (i >= src->dumps[d]->n)
+		i -= src->dumps[d++]->n;
+	*k = map_dump__key(src->dumps[d], i);
+	*v = map_dump__val(src->dumps[d], i);
+}
+
+/* Destination (the key's fields before sport, and proto), then owner, then age. */
+static int cmp_entry(const void *a, const void *b, void *arg)
+{
+	const struct cp_tw_key *ka, *kb;
+	const struct cp_tw_val *va, *vb;
+	int r;
+
+	src_entry(arg, *(const __u32 *)a, &ka, &va);
+	src_entry(arg, *(const __u32 *)b, &kb, &vb);
+	r = memcmp(ka, kb, offsetof(struct cp_tw_key, sport));
+	if (r)
+		return r;
+	if (ka->proto != kb->proto)
+		return ka->proto < kb->proto ? -1 : 1;
+	if (va->pid != vb->pid)
+		return va->pid < vb->pid ? -1 : 1;
+	return va->entered_ns < vb->entered_ns ? -1 : va->entered_ns > vb->entered_ns;
+}
+
+static int add_bound(struct tw_view *v, size_t *cap, const struct cp_tw_key *k, __u64 entered_ns)
+{
+	if (v->n_bound == *cap) {
+		size_t n = *cap ? 2 * *cap : 16;
+		struct tw_bound *b = realloc(v->bound, n * sizeof(*b));
+
+		if (!b)
+			return -ENOMEM;
+		v->bound = b;
+		*cap = n;
+	}
+	v->bound[v->n_bound].key = *k;
+	v->bound[v->n_bound++].entered_ns = entered_ns;
+	return 0;
+}
+
+int twview__build(struct tw_view *v, const struct map_dump *const dumps[], size_t n_dumps)
+{
+	struct view_src src = { dumps, n_dumps };
+	size_t total = 0, n = 0, cap_bound = 0, i;
+	struct tw_group *g = NULL;
+	__u32 *order;
+
+	memset(v, 0, sizeof(*v));
+	for (i = 0; i < n_dumps; i++)
+		total += dumps[i]->n;
+	if (total > UINT32_MAX)
+		return -E2BIG;
+	order = malloc((total + 1) * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (i = 0; i < total; i++) {
+		const struct cp_tw_key *k;
+		const struct cp_tw_val *val;
+
+		src_entry(&src, i, &k, &val);
+		if (tw_removed(val))
+			continue;
+		if (!(val->flags & CP_TW_BOUND))
+			order[n++] = i;
+		else if (add_bound(v, &cap_bound, k, val->entered_ns))
+			goto nomem;
+	}
+	/* Indexes, not records, are sorted: the dumps stay as read. */
+	qsort_r(order, n, sizeof(*order), cmp_entry, &src);
+	v->groups = malloc((n + 1) * sizeof(*v->groups));
+	v->times = malloc((n + 1) * sizeof(*v->times));
+	if (!v->groups || !v->times)
+		goto nomem;
+	for (i = 0; i < n; i++) {
+		const struct cp_tw_key *k;
+		const struct cp_tw_val *val;
+		struct cp_dest_key dest;
+
+		src_entry(&src, order[i], &k, &val);
+		twmodel_dest_of(&dest, k);
+		if (!g || g->pid != val->pid || memcmp(&g->dest, &dest, sizeof(dest))) {
+			g = &v->groups[v->n_groups++];
+			memset(g, 0, sizeof(*g));
+			g->dest = dest;
+			g->pid = val->pid;
+			g->first = i;
+		}
+		if (!g->comm[0])
+			memcpy(g->comm, val->comm, CP_COMM_LEN);
+		v->times[i] = val->entered_ns;
+		g->end = i + 1;
+	}
+	free(order);
+	return 0;
+nomem:
+	free(order);
+	twview__free(v);
+	return -ENOMEM;
+}
+
+void twview__expire(struct tw_view *v, __u64 now)
+{
+	for (size_t i = 0; i < v->n_groups; i++) {
+		struct tw_group *g = &v->groups[i];
+
+		while (g->first < g->end && tw_expired(v->times[g->first], now))
+			g->first++;
+	}
+	for (size_t i = 0; i < v->n_bound; i++)
+		if (v->bound[i].entered_ns && tw_expired(v->bound[i].entered_ns, now))
+			v->bound[i].entered_ns = 0;
+}
+
+__u64 twview__live(const struct tw_view *v)
+{
+	__u64 n = 0;
+
+	for (size_t i = 0; i < v->n_groups; i++)
+		n += tw_group_live(&v->groups[i]);
+	for (size_t i = 0; i < v->n_bound; i++)
+		n += v->bound[i].entered_ns != 0;
+	return n;
+}
+
+int twview__each_owner(const struct tw_view *v, tw_owner_fn fn, void *arg)
 {
 	int err = 0;
 
-	for (size_t i = 0; i < r->n && !err; i++)
-		err = fn(arg, &r->dest, r->o[i].pid, r->o[i].comm, r->o[i].count);
-	r->n = 0;
+	for (size_t i = 0; i < v->n_groups && !err; i++) {
+		const struct tw_group *g = &v->groups[i];
+
+		if (tw_group_live(g))
+			err = fn(arg, &g->dest, g->pid, g->comm, tw_group_live(g));
+	}
 	return err;
 }
 
-int twmodel__each_owner(const struct map_dump *tw, tw_owner_fn fn, void *arg)
+void twview__free(struct tw_view *v)
 {
-	struct owner_run run = { .n = 0 };
-	struct cp_dest_key dest;
-	int err = 0;
-
-	for (size_t i = 0; i < tw->n && !err; i++) {
-		const struct cp_tw_val *v = map_dump__val(tw, i);
-		size_t j;
-
-		if (tw_removed(v) || (v->flags & CP_TW_BOUND))
-			continue;
-		twmodel_dest_of(&dest, map_dump__key(tw, i));
-		if (run.n && memcmp(&dest, &run.dest, sizeof(dest)))
-			err = run_flush(&run, fn, arg);	/* the next destination */
-		run.dest = dest;
-		for (j = 0; j < run.n && run.o[j].pid != v->pid; j++)
-			;
-		if (j == RUN_OWNERS) {	/* many owners: give these, go on with the rest */
-			err = err ?: run_flush(&run, fn, arg);
-			j = 0;
-		}
-		if (j == run.n) {
-			run.o[j].pid = v->pid;
-			run.o[j].count = 0;
-			run.o[j].comm = v->comm;
-			run.n++;
-		}
-		if (!run.o[j].comm[0])
-			run.o[j].comm = v->comm;
-		run.o[j].count++;
-	}
-	return err ?: run_flush(&run, fn, arg);
+	free(v->groups);
+	free(v->times);
+	free(v->bound);
+	memset(v, 0, sizeof(*v));
 }
 
 /* A TIME_WAIT socket the kernel has; bound: its port was bind()'s. */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* test_twmodel.c: the TIME_WAIT model's entries counted per (destination, owner), and the
- * holders built from them, from sorted and unsorted dumps. */
+/* test_twmodel.c: the TIME_WAIT model's view: entries grouped per (destination, owner),
+ * aged between full reads, bind()-held ones apart, and the holders built from it. */
 #include <stdlib.h>
 #include "unit.h"
 #include "holders.h"
@@ -78,42 +78,70 @@ static void check(const struct tally *t, const char *what)
 	ASSERT_EQ(t->n[2][2] + t->n[2][3], 0, msg);
 }
 
+#define SEC 1000000000ULL
+
 int main(void)
 {
-	struct map_dump d = {}, live = {};
-	const struct map_dump *tw[] = { &d };
+	struct map_dump d = {}, live = {}, added = {};
+	const struct map_dump *dumps[] = { &d, &added };
 	struct cp_dest_key dest80 = { .netns_cookie = 1, .dport = 80, .proto = 6 };
+	struct tw_view v = {};
 	struct holders h = {};
 	struct tally t = {};
 
 	fill(&d);
-	ASSERT_EQ(twmodel__each_owner(&d, count, &t), 0, "unsorted: counted");
-	check(&t, "unsorted");
-
+	added.key_size = d.key_size;
+	added.val_size = d.val_size;
+	ASSERT_EQ(twview__build(&v, dumps, 2), 0, "view built from a dump as read");
+	ASSERT_EQ(twview__each_owner(&v, count, &t), 0, "as read: counted");
+	check(&t, "as read");
+	twview__free(&v);
 	memset(&t, 0, sizeof(t));
 	ASSERT_EQ(map_dump__sort(&d), 0, "sort by key");
-	ASSERT_EQ(twmodel__each_owner(&d, count, &t), 0, "sorted: counted");
+	ASSERT_EQ(twview__build(&v, dumps, 2), 0, "view built from a sorted dump");
+	ASSERT_EQ(twview__each_owner(&v, count, &t), 0, "sorted: counted");
 	check(&t, "sorted");
-	/* Port 80: 2 owners, 2 calls. Port 81 by sport: 8 owners, flushed when a 9th comes, then
-	 * 5 more and pid 100 again: 8 + 6 calls. */
-	ASSERT_EQ(t.calls, 2 + 8 + 6, "sorted: one call per (destination, owner) up to 8 owners");
+	/* Port 80: 2 owners; port 81: 13 owners (pid 100's two entries far apart by port). */
+	ASSERT_EQ(t.calls, 2 + 13, "one call per (destination, owner)");
+	ASSERT_EQ(v.n_bound, 1, "the bind()-held entry kept apart");
+	ASSERT_EQ(twview__live(&v), 4 + 14 + 1, "live entries, bind()-held included");
 
+	/* 60 s after the first three hand-offs (times 1001-1003): they expire, the rest stay. */
+	twview__expire(&v, 1003 + 60 * SEC);
+	memset(&t, 0, sizeof(t));
+	ASSERT_EQ(twview__each_owner(&v, count, &t), 0, "aged: counted");
+	ASSERT_EQ(t.n[0][0], 2, "aged: port 80 pid 100 lost its oldest entry");
+	ASSERT_EQ(t.n[0][1], 0, "aged: port 80 pid 101 expired");
+	ASSERT_EQ(t.n[1][5], 0, "aged: port 81 pid 105's entry expired");
+	ASSERT_EQ(t.calls, 1 + 12, "aged: owners left with nothing are skipped");
+	ASSERT_EQ(twview__live(&v), 4 + 14 + 1 - 3, "aged: live entries");
+	twview__expire(&v, 1006 + 60 * SEC);
+	ASSERT_EQ(v.bound[0].entered_ns, 0, "aged: the bind()-held entry (time 1006) expired");
+	twview__free(&v);
+
+	/* The same owner in a second dump (entries correction added): one group. */
+	map_dump__append(&added, map_dump__key(&d, 0), map_dump__val(&d, 0));
+	((struct cp_tw_key *)map_dump__key(&added, 0))->sport = 99;
+	ASSERT_EQ(twview__build(&v, dumps, 2), 0, "view with two dumps built");
+	ASSERT_EQ(v.n_groups, 2 + 13, "two dumps: one group per (destination, owner)");
 	live.key_size = sizeof(struct cp_holder_key);
 	live.val_size = sizeof(struct cp_holder_val);
 	dest80.daddr[15] = 1;
 	{
 		struct cp_holder_key k = { .dest = dest80, .pid = 101 };
-		struct cp_holder_val v = { .ports = 5, .comm = "b" };
+		struct cp_holder_val hv = { .ports = 5, .comm = "b" };
 
-		map_dump__append(&live, &k, &v);
+		map_dump__append(&live, &k, &hv);
 	}
-	ASSERT_EQ(holders__build(&h, &live, tw, 1), 0, "holders built");
-	ASSERT_EQ(holders__ports(&h, &dest80, 100), 3, "holders: pid 100's TIME_WAIT on port 80");
+	ASSERT_EQ(holders__build(&h, &live, &v), 0, "holders built");
+	ASSERT_EQ(holders__ports(&h, &dest80, 100), 4, "holders: pid 100's TIME_WAIT on port 80, both dumps");
 	ASSERT_EQ(holders__ports(&h, &dest80, 101), 6, "holders: pid 101, live 5 + TIME_WAIT 1");
 	ASSERT_EQ(holders__top(&h, &dest80) ? holders__top(&h, &dest80)->pid : 0, 101,
 		  "holders: top of port 80");
 	holders__free(&h);
+	twview__free(&v);
 	map_dump__free(&live);
+	map_dump__free(&added);
 	map_dump__free(&d);
 	return unit_failed;
 }
