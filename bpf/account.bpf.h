@@ -319,8 +319,8 @@ static __always_inline void release_port(struct cp_sock_state *st, bool handoff)
 		st->holder_counted = 0;
 	} else if (st->role == CP_ROLE_BIND) {
 		bind_add(st, -1);
-		if (handoff)
-			tw_handoff(&st->dest, st->sport, st->pid, st->comm, CP_TW_BOUND);
+		if (handoff && tw_handoff(&st->dest, st->sport, st->pid, st->comm, CP_TW_BOUND))
+			counter_inc(CP_CNT_TW_BOUND_IN);
 	}
 }
 

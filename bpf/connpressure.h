@@ -48,6 +48,8 @@ enum cp_counter {
 	CP_CNT_SEEDED,		/* sockets adopted by the iterator (start-up and corrections) */
 	CP_CNT_TW_REUSED,	/* TIME_WAIT entries released by a new connect() on their 4-tuple */
 	CP_CNT_SLOT_TAKEN,	/* connect()s whose sock_slots slot was taken: sk_storage instead */
+	CP_CNT_TW_BOUND_IN,	/* bind()-held ports handed to the TIME_WAIT model (connect()'s
+				 * are counted per destination, in cp_dest_stats.tw_in) */
 	CP_CNT_MAX,
 };
 

@@ -34,7 +34,9 @@
 /* Reading tw_socks costs a lock per entry: under a connection storm (hundreds of thousands of
  * entries) most of this process's CPU. A model bigger than TW_SMALL is read in full only every
  * TW_FULL_READ_NS (well under the 60 s an entry lives) and whenever a truth check needs it; the
- * passes between follow it with the per-destination hand-off and reuse counts. */
+ * passes between follow it with the per-destination hand-off and reuse counts. A smaller one
+ * is read whenever the kernel side changed it (tw_changes()): the read walks every bucket of
+ * the map (262,144 by default), which was a third of an idle host's CPU for this process. */
 #define TW_SMALL	4096
 #define TW_FULL_READ_NS	(10 * NSEC)
 
@@ -82,6 +84,7 @@ struct totals {
 struct tw_cache {
 	bool valid;
 	__u64 read_ns;
+	__u64 changes;			/* tw_changes() just before that read */
 	__u64 n_read;			/* live entries at that read */
 	struct tw_view view;		/* tw_socks as read, corrected, by (destination, owner) */
 	struct totals tw_in, tw_out;	/* cp_dest_key -> cp_dest_stats.tw_in / tw_out */
@@ -865,9 +868,9 @@ static int cmp_fail_rows(const void *a, const void *b)
 	return memcmp(&x->key, &y->key, sizeof(x->key));
 }
 
-/* tw_socks only when tw_full; right after dest_stats, whose hand-off and reuse counts must
- * match it. */
-static int dump_maps(const struct loader *ld, struct pass_data *pd, bool tw_full)
+/* Every map but tw_socks, which dump_tw() reads after deciding to (the hand-off and reuse
+ * counts of dest_stats, read first, must not be newer than it). */
+static int dump_maps(const struct loader *ld, struct pass_data *pd)
 {
 	struct connpressure_bpf *s = ld->skel;
 	const struct {
@@ -875,7 +878,6 @@ static int dump_maps(const struct loader *ld, struct pass_data *pd, bool tw_full
 		struct map_dump *dump;
 	} maps[] = {
 		{ s->maps.dest_stats, &pd->dests },
-		{ tw_full ? s->maps.tw_socks : NULL, &pd->tw },
 		{ s->maps.holder_ports, &pd->holders },
 		{ s->maps.bind_ports, &pd->binds },
 		{ s->maps.failures, &pd->fails },
@@ -883,10 +885,8 @@ static int dump_maps(const struct loader *ld, struct pass_data *pd, bool tw_full
 	int err = 0;
 
 	for (size_t i = 0; !err && i < sizeof(maps) / sizeof(maps[0]); i++)
-		if (maps[i].map)
-			err = map_dump__read(bpf_map__fd(maps[i].map),
-					     bpf_map__key_size(maps[i].map),
-					     bpf_map__value_size(maps[i].map), maps[i].dump);
+		err = map_dump__read(bpf_map__fd(maps[i].map), bpf_map__key_size(maps[i].map),
+				     bpf_map__value_size(maps[i].map), maps[i].dump);
 	if (err)
 		return err;
 	pd->dest_ids = malloc((pd->dests.n + 1) * sizeof(*pd->dest_ids));
@@ -925,11 +925,28 @@ static int add_census(struct collector *c, struct pass_data *pd)
 	return err;
 }
 
+/* Entries the kernel side put into tw_socks or took out, so far: hand-offs of connect()
+ * ports (per destination, summed), of bind() ports, and reuses. A model whose count has not
+ * moved since its last read is still as read (user space ages it itself). */
+static int tw_changes(const struct collector *c, const struct pass_data *pd, __u64 *changes)
+{
+	__u64 cnt[CP_CNT_MAX];
+	int err = loader__read_counters(c->o.loader, cnt, CP_CNT_MAX);
+
+	if (err)
+		return err;
+	*changes = cnt[CP_CNT_TW_REUSED] + cnt[CP_CNT_TW_BOUND_IN];
+	for (size_t i = 0; i < pd->dests.n; i++)
+		*changes += ((const struct cp_dest_stats *)map_dump__val(&pd->dests, i))->tw_in;
+	return 0;
+}
+
 /* Read tw_socks in full this pass? */
 static bool tw_full_read_due(const struct collector *c, const struct ns_work *work, size_t n,
-			     __u64 now)
+			     __u64 now, __u64 changes)
 {
-	if (!c->twc.valid || c->twc.n_read < TW_SMALL || now - c->twc.read_ns >= TW_FULL_READ_NS)
+	if (!c->twc.valid || now - c->twc.read_ns >= TW_FULL_READ_NS ||
+	    (c->twc.n_read < TW_SMALL && changes != c->twc.changes))
 		return true;
 	for (size_t i = 0; i < n; i++)
 		if (!work[i].err && work[i].truth_taken)
@@ -957,9 +974,11 @@ static int tw_cache_build(struct collector *c, struct pass_data *pd)
 }
 
 /* After a full pass: the counts its read matches, for the passes until the next. */
-static void tw_cache_keep(struct collector *c, struct pass_data *pd, __u64 read_ns)
+static void tw_cache_keep(struct collector *c, struct pass_data *pd, __u64 read_ns,
+			  __u64 changes)
 {
 	c->twc.read_ns = read_ns;
+	c->twc.changes = changes;
 	c->twc.n_read = twview__live(&c->twc.view);
 	c->twc.valid =
 		!totals_set(&c->twc.tw_in, &pd->dests, offsetof(struct cp_dest_stats, tw_in)) &&
@@ -1006,6 +1025,7 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 	struct ns_pass pass = {};
 	struct map_dump twd = {};
 	__u64 now = mono_ns();
+	__u64 tw_changed = 0;
 	double elapsed;
 	int err, tw_fd = bpf_map__fd(c->o.loader->skel->maps.tw_socks);
 	size_t i, k, n_seeded;
@@ -1033,12 +1053,19 @@ int collector__collect(struct collector *c, struct cp_snapshot *snap)
 	if (err)
 		goto out;
 
-	c->tw_full = tw_full_read_due(c, work, list.n, now);
-	if (c->tw_full)
-		tw_cache_drop(c);	/* not both the old read and the new one in memory */
 	err = take_census(c, &pd);
 	if (!err)
-		err = dump_maps(c->o.loader, &pd, c->tw_full);
+		err = dump_maps(c->o.loader, &pd);
+	if (!err)
+		err = tw_changes(c, &pd, &tw_changed);
+	if (!err) {
+		c->tw_full = tw_full_read_due(c, work, list.n, now, tw_changed);
+		if (c->tw_full) {
+			tw_cache_drop(c);	/* not both the old read and the new one in memory */
+			err = map_dump__read(tw_fd, sizeof(struct cp_tw_key),
+					     sizeof(struct cp_tw_val), &pd.tw);
+		}
+	}
 	if (err) {
 		log_err("reading BPF maps: %s", strerror(-err));
 		goto out;
@@ -1190,7 +1217,7 @@ out:
 	free(work);
 	map_dump__free(&twd);
 	if (c->tw_full && !err)
-		tw_cache_keep(c, &pd, now);
+		tw_cache_keep(c, &pd, now, tw_changed);
 	else if (c->tw_full)
 		tw_cache_drop(c);
 	pass_data_free(&pd);
