@@ -402,3 +402,38 @@ int iter_udp(struct bpf_iter__udp *ctx)
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }
+
+/* Bumped by user space before each walk of iter_task: what netns_walked holds from an
+ * earlier walk does not count. */
+volatile __u32 task_walk;
+
+/*
+ * The network namespaces in use by some task, for their discovery: one record per netns
+ * (the first task found in it). Looking at /proc/PID/task/TID/ns/net for every task instead
+ * cost this process 0.5% of a core per 1,000 tasks at a 1 s interval.
+ */
+SEC("iter/task")
+int iter_task(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct cp_task_rec rec = {};
+	__u32 walk = task_walk, *seen;
+	struct net *net;
+
+	if (!task)
+		return 0;
+	net = BPF_CORE_READ(task, nsproxy, net_ns);
+	if (!net)
+		return 0;	/* exiting: it has left its namespaces */
+	rec.netns_cookie = net_cookie_of(net);
+	seen = bpf_map_lookup_elem(&netns_walked, &rec.netns_cookie);
+	if (seen && *seen == walk)
+		return 0;
+	rec.netns_ino = BPF_CORE_READ(net, ns.inum);
+	rec.tgid = task->tgid;
+	rec.tid = task->pid;
+	/* Marked once written: when the seq buffer is full, this task is shown again. */
+	if (!bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec)))
+		bpf_map_update_elem(&netns_walked, &rec.netns_cookie, &walk, BPF_ANY);
+	return 0;
+}

@@ -267,6 +267,20 @@ struct cp_udp_rec {
 	__u8  pad[2];
 };
 
+/* A task in a network namespace, from iter/task: one per namespace and walk (the discovery of
+ * namespaces in use, without a look at every /proc/PID/task/TID). Ids as the kernel has them
+ * (the initial pid namespace's). */
+struct cp_task_rec {
+	__u64 netns_cookie;
+	__u32 netns_ino;
+	__u32 tgid;
+	__u32 tid;
+	__u32 pad;
+};
+
+/* Namespaces iter/task remembers within a walk; past this, some are written twice. */
+#define CP_TASK_NETNS_SEEN 4096
+
 #ifdef __cplusplus
 #define CP_STATIC_ASSERT static_assert
 #else
@@ -289,5 +303,6 @@ CP_STATIC_ASSERT(sizeof(struct cp_sock_slot) == 16, "bpf/user ABI: cp_sock_slot"
 CP_STATIC_ASSERT(sizeof(struct cp_event) == 88, "bpf/user ABI: cp_event");
 CP_STATIC_ASSERT(sizeof(struct cp_iter_rec) == 40, "bpf/user ABI: cp_iter_rec");
 CP_STATIC_ASSERT(sizeof(struct cp_udp_rec) == 24, "bpf/user ABI: cp_udp_rec");
+CP_STATIC_ASSERT(sizeof(struct cp_task_rec) == 24, "bpf/user ABI: cp_task_rec");
 
 #endif /* CONNPRESSURE_H */

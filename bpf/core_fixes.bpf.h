@@ -23,6 +23,16 @@ static __always_inline __u64 sk_netns_cookie(const struct sock *sk)
 	return net->net_cookie;
 }
 
+/* The same for a struct net reached through other pointers (probe reads). */
+static __always_inline __u64 net_cookie_of(const struct net *net)
+{
+	struct net___atomic_cookie *old = (void *)net;
+
+	if (bpf_core_field_exists(old->net_cookie.counter))
+		return BPF_CORE_READ(old, net_cookie.counter);
+	return BPF_CORE_READ(net, net_cookie);
+}
+
 /* IP_LOCAL_PORT_RANGE (Linux 6.3) keeps a per-socket range in inet_sock: lo | hi << 16.
  * 0 when unset or on kernels without it. */
 static __always_inline __u32 sk_local_port_range(const struct sock *sk)

@@ -102,6 +102,14 @@ struct {
 	__uint(max_entries, CP_RINGBUF_BYTES);
 } events SEC(".maps");
 
+/* iter/task: the namespaces written in a walk, by cookie -> the walk's number (task_walk). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CP_TASK_NETNS_SEEN);
+	__type(key, __u64);
+	__type(value, __u32);
+} netns_walked SEC(".maps");
+
 /* What the kernel side could not record (enum cp_counter). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -411,6 +411,9 @@ int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_net
 	/* iter/udp (5.9) only adds UDP sockets' own ranges: without it, they are not shown. */
 	if (!kernel_has_func(cfg, "bpf_iter_udp"))
 		bpf_program__set_autoload(skel->progs.iter_udp, false);
+	/* iter/task (5.8) finds the namespaces in use; without it, /proc is walked instead. */
+	if (!kernel_has_func(cfg, "bpf_iter_task"))
+		bpf_program__set_autoload(skel->progs.iter_task, false);
 
 	err = connpressure_bpf__load(skel);
 	if (err) {
@@ -523,6 +526,17 @@ int loader__iter_udp_fd(const struct loader *ld)
 	if (!ld->skel->links.iter_udp)
 		return -EOPNOTSUPP;
 	fd = bpf_iter_create(bpf_link__fd(ld->skel->links.iter_udp));
+	return fd < 0 ? -errno : fd;
+}
+
+int loader__iter_task_fd(struct loader *ld)
+{
+	int fd;
+
+	if (!ld->skel->links.iter_task)
+		return -EOPNOTSUPP;
+	ld->skel->bss->task_walk++;	/* what netns_walked holds is from the last walk */
+	fd = bpf_iter_create(bpf_link__fd(ld->skel->links.iter_task));
 	return fd < 0 ? -errno : fd;
 }
 

@@ -60,5 +60,7 @@ int loader__read_slots(const struct loader *ld, slot_window_fn fn, void *arg);
 int loader__iter_fd(const struct loader *ld);
 /* iter/udp over the calling thread's netns, or -EOPNOTSUPP on kernels without it. */
 int loader__iter_udp_fd(const struct loader *ld);
+/* A new walk of iter/task (a task per netns in use), or -EOPNOTSUPP on kernels without it. */
+int loader__iter_task_fd(struct loader *ld);
 
 #endif

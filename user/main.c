@@ -19,6 +19,7 @@
 #include "log.h"
 #include "netns.h"
 #include "render.h"
+#include "truth.h"
 
 static volatile sig_atomic_t exiting;
 
@@ -95,6 +96,27 @@ static int resolve_netns_spec(const struct cp_netns_roots *roots, const char *sp
 	return 0;
 }
 
+/* roots->list_tasks from the loader's iter/task: a task per netns in use. */
+static long list_netns_tasks(void *loader, struct cp_task_ref **out)
+{
+	struct cp_task_rec *recs = NULL;
+	int fd = loader__iter_task_fd(loader), err;
+	size_t n = 0;
+
+	if (fd < 0)
+		return fd;
+	err = truth__read_tasks(fd, &recs, &n);
+	*out = err ? NULL : malloc((n + 1) * sizeof(**out));
+	if (!err && !*out)
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < n; i++) {
+		(*out)[i].pid = recs[i].tgid;
+		(*out)[i].tid = recs[i].tid;
+	}
+	free(recs);
+	return err ? err : (long)n;
+}
+
 static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots,
 	       __u64 only_netns)
 {
@@ -114,6 +136,11 @@ static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots,
 	if (err)
 		return err;
 	copts.loader = &ld;
+	/* The kernel's ids are proc's only in the initial pid namespace. */
+	if (!netns__pid_ns_nested(roots->proc)) {
+		copts.roots.list_tasks = list_netns_tasks;
+		copts.roots.list_tasks_arg = &ld;
+	}
 	col = collector__new(&copts);
 	if (!col) {
 		err = -ENOMEM;

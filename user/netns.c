@@ -134,6 +134,45 @@ static void scan_tasks(struct cp_netns_list *l, const char *proc)
 	closedir(d);
 }
 
+/* A task per namespace from roots->list_tasks; false when it gave none (then walk proc). */
+static bool scan_listed_tasks(struct cp_netns_list *l, const struct cp_netns_roots *roots)
+{
+	char path[PATH_MAX];
+	struct cp_task_ref *t = NULL;
+	long n = roots->list_tasks(roots->list_tasks_arg, &t);
+
+	if (n <= 0) {	/* none at all: there is always this process */
+		free(t);
+		return false;
+	}
+	for (long i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%u/task/%u/ns/net", roots->proc, t[i].pid, t[i].tid);
+		add_path(l, path, NULL, t[i].pid);	/* exited since: skipped */
+	}
+	free(t);
+	return true;
+}
+
+bool netns__pid_ns_nested(const char *proc)
+{
+	char path[PATH_MAX], line[256];
+	bool nested = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/self/status", proc);
+	f = fopen(path, "re");
+	if (!f)
+		return true;	/* cannot tell: assume the worst */
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "NSpid:", 6)) {
+			/* one id per pid namespace from ours up to the initial one */
+			nested = strchr(line + 6, '\t') != strrchr(line + 6, '\t');
+			break;
+		}
+	fclose(f);
+	return nested;
+}
+
 /* nsfs mounts of net namespaces outside /run/netns (e.g. container runtimes). */
 static void scan_nsfs_mounts(struct cp_netns_list *l, const char *proc)
 {
@@ -199,7 +238,8 @@ int netns__discover(const struct cp_netns_roots *roots, const char *spec, struct
 			return err;
 		scan_run_netns(out, roots->run_netns);
 		scan_nsfs_mounts(out, roots->proc);
-		scan_tasks(out, roots->proc);
+		if (!roots->list_tasks || !scan_listed_tasks(out, roots))
+			scan_tasks(out, roots->proc);
 		label_all(roots->proc, out);
 		return 0;
 	}

@@ -4,6 +4,7 @@
 #define CP_NETNS_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <linux/limits.h>
 #include <linux/types.h>
 
@@ -22,9 +23,19 @@ struct cp_netns_list {
 	size_t n, cap;
 };
 
+struct cp_task_ref {
+	__u32 pid;		/* tgid */
+	__u32 tid;
+};
+
 struct cp_netns_roots {
 	const char *proc;	/* "/proc" */
 	const char *run_netns;	/* "/run/netns" */
+	/* Optional: a task in each netns in use (ids as proc shows them), in *out (malloc'd);
+	 * returns how many, or a negative errno. When set and it succeeds, discovery opens
+	 * those instead of looking at every task under proc. */
+	long (*list_tasks)(void *arg, struct cp_task_ref **out);
+	void *list_tasks_arg;
 };
 
 /*
@@ -34,6 +45,9 @@ struct cp_netns_roots {
  */
 int netns__discover(const struct cp_netns_roots *roots, const char *spec, struct cp_netns_list *out);
 void netns_list__free(struct cp_netns_list *l);
+/* Is this process in a pid namespace below the initial one (proc's pids are not the
+ * kernel's own ids then)? */
+bool netns__pid_ns_nested(const char *proc);
 
 /* setns() the calling thread only (other threads keep their namespace). */
 int netns__enter(const struct cp_netns_ref *ns);

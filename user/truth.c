@@ -67,6 +67,14 @@ int truth__read_udp_ranged(int iter_fd, struct cp_udp_ranged *out)
 	return read_records(iter_fd, sizeof(*out->v), (void **)&out->v, &out->n, &out->cap);
 }
 
+int truth__read_tasks(int iter_fd, struct cp_task_rec **recs, size_t *n)
+{
+	size_t cap = 0;
+
+	*recs = NULL;
+	return read_records(iter_fd, sizeof(**recs), (void **)recs, n, &cap);
+}
+
 int local_list__add(struct cp_local_list *l, const __u8 addr[16], __u16 port)
 {
 	if (l->n == l->cap) {

@@ -47,6 +47,8 @@ struct cp_udp_ranged {
 };
 /* Read one pass of iter/udp (iter_fd from loader__iter_udp_fd(), closed here). */
 int truth__read_udp_ranged(int iter_fd, struct cp_udp_ranged *out);
+/* Read one walk of iter/task: a task per netns in use (*recs allocated; closes iter_fd). */
+int truth__read_tasks(int iter_fd, struct cp_task_rec **recs, size_t *n);
 void truth__free(struct cp_truth *t);
 int local_list__add(struct cp_local_list *l, const __u8 addr[16], __u16 port);
 /* qsort() order of struct cp_local: by address, then port. */

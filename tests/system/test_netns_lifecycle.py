@@ -136,3 +136,49 @@ def test_selected_netns_deleted_ends_the_tool(ctx):
     assert_eq(len(lines), 1, f"one line on stderr ({err!r})")
     assert_in(ns.name, lines[0], "the line names the namespace")
     assert_eq(bpfstate.leftovers(before), [], "connpressure's BPF objects left after the exit")
+
+
+THREAD_NS_HELPER = r"""
+import ctypes, os, socket, sys, threading
+CLONE_NEWNET = 0x40000000
+ready = threading.Event()
+def hold():
+    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET):
+        print("unshare failed", ctypes.get_errno(), flush=True)
+    else:
+        s = socket.socket()
+        cookie = int.from_bytes(s.getsockopt(socket.SOL_SOCKET, 71, 8), "little")
+        inum = os.stat(f"/proc/self/task/{threading.get_native_id()}/ns/net").st_ino
+        print(cookie, inum, flush=True)
+    ready.set()
+    sys.stdin.read()             # held until the test closes stdin
+threading.Thread(target=hold, daemon=True).start()
+ready.wait()
+sys.stdin.read()
+"""
+
+
+def test_netns_held_by_one_thread_found(ctx):
+    """A namespace only one thread of a process is in (it called unshare(CLONE_NEWNET); the
+    process's main thread stays in the initial one) is found while the tool runs, labelled
+    with that process's pid, and dropped when the thread's process exits."""
+    import subprocess
+    from lib import procs
+    t = ctx.tool(interval=0.3)
+    p = procs.spawn(["python3", "-c", THREAD_NS_HELPER], what="thread netns holder",
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    ctx.defer(p.kill)
+    line = p.stdout.readline().split()
+    assert_eq(len(line), 2, f"the helper's thread made a namespace ({line})")
+    cookie, inum = int(line[0]), int(line[1])
+    assert_true(inum != os.stat(f"/proc/{p.pid}/ns/net").st_ino,
+                "the helper's main thread is still in the initial namespace")
+    doc = t.wait_for(lambda d: ns_by_cookie(d, cookie) is not None,
+                     "the namespace held by one thread appears", timeout=5)
+    e = ns_by_cookie(doc, cookie)
+    assert_eq((e.get("inum"), e.get("pid")), (inum, p.pid), "thread's netns: inum, pid")
+    p.stdin.close()
+    p.wait(timeout=5)
+    t.wait_for(lambda d: ns_by_cookie(d, cookie) is None,
+               "the thread's namespace gone after its process exited", timeout=5)
+    assert_eq(netns_fds(t.proc.pid, inum), [], "descriptors the tool holds on that namespace")
