@@ -110,15 +110,26 @@ static int find_cgroup2_root(char *path, size_t len)
 	return err;
 }
 
-/* Does the kernel's BTF (or --btf) have this function? Optional hooks ask before loading. */
-static bool kernel_has_func(const struct cp_config *cfg, const char *name)
+/* Optional iterators, left out on kernels whose BTF (or --btf) lacks their attach point. One
+ * parse of the BTF for all (each is megabytes of peak memory). */
+static void skip_missing_iters(struct connpressure_bpf *skel, const struct cp_config *cfg)
 {
 	struct btf *btf = cfg->btf_path ? btf__parse(cfg->btf_path, NULL) :
 					  btf__load_vmlinux_btf();
-	bool has = btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
+	const struct {
+		struct bpf_program *prog;
+		const char *func;
+	} iters[] = {
+		/* 5.9: only adds UDP sockets' own ranges; without it, they are not shown */
+		{ skel->progs.iter_udp, "bpf_iter_udp" },
+		/* 5.8: finds the namespaces in use; without it, /proc is walked instead */
+		{ skel->progs.iter_task, "bpf_iter_task" },
+	};
 
+	for (size_t i = 0; i < sizeof(iters) / sizeof(iters[0]); i++)
+		if (!btf || btf__find_by_name_kind(btf, iters[i].func, BTF_KIND_FUNC) < 0)
+			bpf_program__set_autoload(iters[i].prog, false);
 	btf__free(btf);
-	return has;
 }
 
 static void size_maps(struct connpressure_bpf *skel, const struct cp_config *cfg)
@@ -408,12 +419,7 @@ int loader__start(struct loader *ld, const struct cp_config *cfg, __u64 only_net
 	ld->skel = skel;
 	ld->sock_slots = cfg->sock_slots;
 	size_maps(skel, cfg);
-	/* iter/udp (5.9) only adds UDP sockets' own ranges: without it, they are not shown. */
-	if (!kernel_has_func(cfg, "bpf_iter_udp"))
-		bpf_program__set_autoload(skel->progs.iter_udp, false);
-	/* iter/task (5.8) finds the namespaces in use; without it, /proc is walked instead. */
-	if (!kernel_has_func(cfg, "bpf_iter_task"))
-		bpf_program__set_autoload(skel->progs.iter_task, false);
+	skip_missing_iters(skel, cfg);
 
 	err = connpressure_bpf__load(skel);
 	if (err) {
