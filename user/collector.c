@@ -868,8 +868,8 @@ static int cmp_fail_rows(const void *a, const void *b)
 	return memcmp(&x->key, &y->key, sizeof(x->key));
 }
 
-/* Every map but tw_socks, which dump_tw() reads after deciding to (the hand-off and reuse
- * counts of dest_stats, read first, must not be newer than it). */
+/* Every map but tw_socks, which the pass reads after them when it is due (the hand-off and
+ * reuse counts of dest_stats must not be newer than that read). */
 static int dump_maps(const struct loader *ld, struct pass_data *pd)
 {
 	struct connpressure_bpf *s = ld->skel;
