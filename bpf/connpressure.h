@@ -268,8 +268,8 @@ struct cp_udp_rec {
 };
 
 /* A task in a network namespace, from iter/task: one per namespace and walk (the discovery of
- * namespaces in use, without a look at every /proc/PID/task/TID). Ids as the kernel has them
- * (the initial pid namespace's). */
+ * namespaces in use, without a look at every /proc/PID/task/TID). Ids as the walking
+ * process's pid namespace numbers them, as its /proc does. */
 struct cp_task_rec {
 	__u64 netns_cookie;
 	__u32 netns_ino;

@@ -136,8 +136,8 @@ static int run(const struct cp_config *cfg, const struct cp_netns_roots *roots,
 	if (err)
 		return err;
 	copts.loader = &ld;
-	/* The kernel's ids are proc's only in the initial pid namespace. */
-	if (!netns__pid_ns_nested(roots->proc)) {
+	/* The iterator numbers tasks as our pid namespace does: only good for a proc that does. */
+	if (!netns__proc_pid_ns_differs(roots->proc)) {
 		copts.roots.list_tasks = list_netns_tasks;
 		copts.roots.list_tasks_arg = &ld;
 	}

@@ -153,10 +153,10 @@ static bool scan_listed_tasks(struct cp_netns_list *l, const struct cp_netns_roo
 	return true;
 }
 
-bool netns__pid_ns_nested(const char *proc)
+bool netns__proc_pid_ns_differs(const char *proc)
 {
 	char path[PATH_MAX], line[256];
-	bool nested = false;
+	bool differs = false;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/self/status", proc);
@@ -165,12 +165,12 @@ bool netns__pid_ns_nested(const char *proc)
 		return true;	/* cannot tell: assume the worst */
 	while (fgets(line, sizeof(line), f))
 		if (!strncmp(line, "NSpid:", 6)) {
-			/* one id per pid namespace from ours up to the initial one */
-			nested = strchr(line + 6, '\t') != strrchr(line + 6, '\t');
+			/* our id in each pid namespace from proc's down to ours */
+			differs = strchr(line + 6, '\t') != strrchr(line + 6, '\t');
 			break;
 		}
 	fclose(f);
-	return nested;
+	return differs;
 }
 
 /* nsfs mounts of net namespaces outside /run/netns (e.g. container runtimes). */

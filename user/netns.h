@@ -45,9 +45,9 @@ struct cp_netns_roots {
  */
 int netns__discover(const struct cp_netns_roots *roots, const char *spec, struct cp_netns_list *out);
 void netns_list__free(struct cp_netns_list *l);
-/* Is this process in a pid namespace below the initial one (proc's pids are not the
- * kernel's own ids then)? */
-bool netns__pid_ns_nested(const char *proc);
+/* Does proc number pids as another pid namespace than this process's own (a /proc of the
+ * host seen from a container, say)? */
+bool netns__proc_pid_ns_differs(const char *proc);
 
 /* setns() the calling thread only (other threads keep their namespace). */
 int netns__enter(const struct cp_netns_ref *ns);

@@ -182,3 +182,36 @@ def test_netns_held_by_one_thread_found(ctx):
     t.wait_for(lambda d: ns_by_cookie(d, cookie) is None,
                "the thread's namespace gone after its process exited", timeout=5)
     assert_eq(netns_fds(t.proc.pid, inum), [], "descriptors the tool holds on that namespace")
+
+
+PIDNS_SCRIPT = r"""
+f=$(mktemp)
+# The child makes a namespace and says its pid as this /proc numbers it (NSpid's first
+# field; sh reads its own status) and the namespace's inode, then becomes `sleep`.
+unshare -n sh -c 'while read k v r; do [ "$k" = NSpid: ] && p=$v; done < /proc/self/status
+echo "$p $(stat -L -c %i /proc/self/ns/net)" > "$0"; exec sleep 30' "$f" &
+for i in $(seq 50); do [ -s "$f" ] && break; sleep 0.1; done
+cat "$f"; rm -f "$f"
+"$1" --once -o json
+kill $!
+"""
+
+
+def test_netns_found_from_a_pid_namespace_of_its_own(ctx):
+    """connpressure in a pid namespace of its own (a container), a namespace made by a process
+    beside it (`unshare -n`): found, labelled with that process's pid as connpressure's /proc
+    numbers it, both with a /proc of its own pid namespace (the iterator's walk, which numbers
+    tasks as that namespace does) and with the host's /proc (then /proc is walked)."""
+    import json
+    import subprocess
+    for mount_proc in (True, False):
+        argv = (["unshare", "-pf"] + (["--mount-proc"] if mount_proc else []) +
+                ["sh", "-c", PIDNS_SCRIPT, "sh", ctx.binary])
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        what = "own /proc" if mount_proc else "host /proc"
+        assert_eq(p.returncode, 0, f"{what}: exit code (stderr: {p.stderr[-300:]})")
+        first, doc = p.stdout.split("\n", 1)
+        pid, inum = (int(x) for x in first.split())
+        found = {n.get("inum"): n.get("pid") for n in json.loads(doc)["netns"]}
+        assert_in(inum, found, f"{what}: the namespace made beside it (pid {pid}) found")
+        assert_eq(found[inum], pid, f"{what}: labelled with the pid its /proc shows")
