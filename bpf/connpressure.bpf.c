@@ -435,8 +435,6 @@ int iter_task(struct bpf_iter__task *ctx)
 
 	if (!task)
 		return 0;
-	me = (struct task_struct *)bpf_get_current_task();
-	level = BPF_CORE_READ(me, thread_pid, level);
 	net = BPF_CORE_READ(task, nsproxy, net_ns);
 	if (!net)
 		return 0;	/* exiting: it has left its namespaces */
@@ -444,6 +442,9 @@ int iter_task(struct bpf_iter__task *ctx)
 	seen = bpf_map_lookup_elem(&netns_walked, &rec.netns_cookie);
 	if (seen && *seen == walk)
 		return 0;
+	/* Only the one task written per netns pays for its ids. */
+	me = (struct task_struct *)bpf_get_current_task();
+	level = BPF_CORE_READ(me, thread_pid, level);
 	rec.netns_ino = BPF_CORE_READ(net, ns.inum);
 	rec.tid = pid_nr_at(BPF_CORE_READ(task, thread_pid), level);
 	rec.tgid = pid_nr_at(BPF_CORE_READ(task, group_leader, thread_pid), level);

@@ -516,29 +516,13 @@ static int add_tw_dest(void *arg, const struct cp_dest_key *dest, __u32 pid, con
 	return map_dump__append(t, dest, &n);
 }
 
-/* Count the model's entries per destination: the dumps' runs, sorted, the same destination's
- * rows (from both dumps, or a destination with many owners) summed. */
+/* Count the model's entries per destination: the view's groups come in destination (key)
+ * order, so a destination's owners are side by side and the dump is sorted as it is made. */
 static int tw_dests_build(struct map_dump *t, const struct pass_data *pd)
 {
-	size_t out = 0;
-	int err;
-
 	t->key_size = sizeof(struct cp_dest_key);
 	t->val_size = sizeof(__u64);
-	err = twview__each_owner(pd->view, add_tw_dest, t) ?: map_dump__sort(t);
-	if (err)
-		return err;
-	for (size_t i = 0; i < t->n; i++) {
-		if (out && !cmp_dest(map_dump__key(t, out - 1), map_dump__key(t, i))) {
-			*(__u64 *)map_dump__val(t, out - 1) += *(__u64 *)map_dump__val(t, i);
-			continue;
-		}
-		memmove(map_dump__key(t, out), map_dump__key(t, i), t->key_size);
-		memmove(map_dump__val(t, out), map_dump__val(t, i), t->val_size);
-		out++;
-	}
-	t->n = out;
-	return 0;
+	return twview__each_owner(pd->view, add_tw_dest, t);
 }
 
 static __u64 tw_count(const struct map_dump *t, const struct cp_dest_key *key)

@@ -52,7 +52,8 @@ static void src_entry(const struct view_src *src, __u32 i, const struct cp_tw_ke
 	*v = map_dump__val(src->dumps[d], i);
 }
 
-/* Destination (the key's fields before sport, and proto), then owner, then age. */
+/* Destination (the key's fields before sport, then proto: struct cp_dest_key's byte order),
+ * then owner, then age. */
 static int cmp_entry(const void *a, const void *b, void *arg)
 {
 	const struct cp_tw_key *ka, *kb;

@@ -52,7 +52,7 @@ struct tw_bound {
 };
 
 struct tw_view {
-	struct tw_group *groups;	/* by destination, then pid */
+	struct tw_group *groups;	/* by destination (cp_dest_key's byte order), then pid */
 	size_t n_groups;
 	__u64 *times;			/* hand-off times (CLOCK_MONOTONIC ns), per group ascending */
 	struct tw_bound *bound;		/* bind()-held entries (few) */

@@ -95,6 +95,17 @@ int main(void)
 	ASSERT_EQ(twview__build(&v, dumps, 2), 0, "view built from a dump as read");
 	ASSERT_EQ(twview__each_owner(&v, count, &t), 0, "as read: counted");
 	check(&t, "as read");
+	{	/* the collector's per-destination counts rely on this order */
+		size_t unordered = 0;
+
+		for (size_t i = 1; i < v.n_groups; i++) {
+			int r = memcmp(&v.groups[i - 1].dest, &v.groups[i].dest,
+				       sizeof(struct cp_dest_key));
+
+			unordered += r > 0 || (!r && v.groups[i - 1].pid >= v.groups[i].pid);
+		}
+		ASSERT_EQ(unordered, 0, "groups in (destination key, pid) order");
+	}
 	twview__free(&v);
 	memset(&t, 0, sizeof(t));
 	ASSERT_EQ(map_dump__sort(&d), 0, "sort by key");
